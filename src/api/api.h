@@ -1,0 +1,84 @@
+/* What every dagy-api handler sees: the request, the server it runs in,
+ * and the helpers that write responses in the route's dialect. */
+#ifndef DAGY_API_H
+#define DAGY_API_H
+
+#include <fcgiapp.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "dagy/arena.h"
+#include "dagy/auth.h"
+#include "dagy/db.h"
+#include "dagy/errors.h"
+#include "dagy/router.h"
+
+struct config;
+
+struct server {
+	struct config *cfg;
+	struct db *db;
+	struct router *rt;
+	long long max_body;
+	int retry_after;
+};
+
+struct req {
+	struct server *srv;
+	struct db *db; /* srv->db, for brevity in handlers */
+	FCGX_Request *fcgi;
+	struct arena arena;
+	const char *method, *query;
+	char *path;
+	char *body;
+	size_t body_len;
+	json_t *body_json; /* the parsed object on ROUTE_BODY routes */
+	struct router_match match;
+	enum dialect dialect;
+	struct principal who;
+	/* response */
+	int status;
+	json_t *resp;
+	char *headers; /* extra header lines, each ending in \r\n */
+	int responded;
+	/* parsed query string, lazily */
+	int query_parsed;
+	unsigned nq;
+	char *qnames[32], *qvalues[32];
+};
+
+/* Route tables of each resource file (see api_routes in main.c). */
+extern const struct route login_routes[], users_routes[], api_keys_routes[],
+    orgs_routes[], health_routes[];
+extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
+    orgs_routes_n, health_routes_n;
+
+const char *req_param(struct req *r, const char *name);
+const char *req_query(struct req *r, const char *name);
+/* An HTTP request header by its CGI name, e.g. "HTTP_X_ORG_ID". */
+const char *req_env(struct req *r, const char *cgi_name);
+
+/* Body field readers: 0 with *out set (NULL if absent and optional), or
+ * -1 after answering 400 with details naming the field. */
+int req_str(struct req *r, const char *field, int required, size_t maxlen,
+    const char **out);
+
+/* Responses. api_json steals the reference to body. */
+int api_json(struct req *r, int status, json_t *body);
+int api_no_content(struct req *r);
+void api_header(struct req *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* An error in the route's dialect; details (stolen, may be NULL) names the
+ * fields at fault. Returns 0 so handlers can "return api_error(...)". */
+int api_error(struct req *r, enum api_err code, json_t *details,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 400 whose details say {field: why}. */
+int api_invalid(struct req *r, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "2026-03-02T10:30:00Z" for now. */
+const char *api_now(struct req *r);
+/* json_string, or json_null for NULL. */
+json_t *api_str_or_null(const char *s);
+
+#endif

@@ -1,0 +1,193 @@
+/* Request accessors and response writers over libfcgi. Errors take the
+ * shape of the route's dialect: Dagy {"error","message","details"},
+ * daggle {"error": text}, dagctl {"detail": text}. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+
+const char *
+req_param(struct req *r, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < r->match.nparams; i++)
+		if (strcmp(r->match.names[i], name) == 0)
+			return r->match.values[i];
+	return NULL;
+}
+
+static void
+form_decode(char *s)
+{
+	char *p;
+
+	for (p = s; *p; p++)
+		if (*p == '+')
+			*p = ' ';
+	if (router_url_decode(s) < 0)
+		*s = '\0';
+}
+
+static void
+parse_query(struct req *r)
+{
+	char *q, *save = NULL, *pair;
+
+	r->query_parsed = 1;
+	if (r->query == NULL || *r->query == '\0')
+		return;
+	q = arena_strdup(&r->arena, r->query);
+	for (pair = strtok_r(q, "&", &save); pair != NULL && r->nq < 32;
+	    pair = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(pair, '=');
+
+		if (eq != NULL)
+			*eq++ = '\0';
+		else
+			eq = pair + strlen(pair);
+		form_decode(pair);
+		form_decode(eq);
+		r->qnames[r->nq] = pair;
+		r->qvalues[r->nq] = eq;
+		r->nq++;
+	}
+}
+
+const char *
+req_query(struct req *r, const char *name)
+{
+	unsigned i;
+
+	if (!r->query_parsed)
+		parse_query(r);
+	for (i = 0; i < r->nq; i++)
+		if (strcmp(r->qnames[i], name) == 0)
+			return r->qvalues[i];
+	return NULL;
+}
+
+const char *
+req_env(struct req *r, const char *cgi_name)
+{
+	return FCGX_GetParam(cgi_name, r->fcgi->envp);
+}
+
+int
+req_str(struct req *r, const char *field, int required, size_t maxlen,
+    const char **out)
+{
+	json_t *v = json_object_get(r->body_json, field);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return api_invalid(r, field, "is required"), -1;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return api_invalid(r, field, "must be a string"), -1;
+	if (required && json_string_length(v) == 0)
+		return api_invalid(r, field, "must not be empty"), -1;
+	if (json_string_length(v) > maxlen)
+		return api_invalid(r, field, "must be at most %zu characters", maxlen), -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+int
+api_json(struct req *r, int status, json_t *body)
+{
+	r->status = status;
+	json_decref(r->resp);
+	r->resp = body;
+	r->responded = 1;
+	return 0;
+}
+
+int
+api_no_content(struct req *r)
+{
+	return api_json(r, 204, NULL);
+}
+
+void
+api_header(struct req *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = arena_vprintf(&r->arena, fmt, ap);
+	va_end(ap);
+	r->headers = arena_printf(&r->arena, "%s%s\r\n",
+	    r->headers != NULL ? r->headers : "", line);
+}
+
+static int
+verror(struct req *r, enum api_err code, json_t *details, const char *fmt,
+    va_list ap)
+{
+	char *msg = arena_vprintf(&r->arena, fmt, ap);
+	json_t *body;
+
+	switch (r->dialect) {
+	case DIALECT_DAGGLE:
+		body = json_pack("{s:s}", "error", msg);
+		json_decref(details);
+		break;
+	case DIALECT_DAGCTL:
+		body = json_pack("{s:s}", "detail", msg);
+		json_decref(details);
+		break;
+	default:
+		body = json_pack("{s:s, s:s, s:o}", "error", errors_code(code),
+		    "message", msg, "details", details != NULL ? details : json_object());
+		break;
+	}
+	return api_json(r, errors_status(code), body);
+}
+
+int
+api_error(struct req *r, enum api_err code, json_t *details, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(r, code, details, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+int
+api_invalid(struct req *r, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	why = arena_vprintf(&r->arena, fmt, ap);
+	va_end(ap);
+	return api_error(r, API_E_VALIDATION, json_pack("{s:s}", field, why),
+	    "%s %s", field, why);
+}
+
+const char *
+api_now(struct req *r)
+{
+	char *buf = arena_alloc(&r->arena, 32);
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+json_t *
+api_str_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}

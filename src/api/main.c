@@ -1,0 +1,345 @@
+/* dagy-api: the FastCGI responder. One request at a time per process
+ * (spawn-fcgi runs N of them); every shared check — route, method, body
+ * size and syntax, credentials, permission — happens here, once, before
+ * the handler runs. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "dagy/config.h"
+#include "dagy/log.h"
+
+#define DEADLOCK_RETRIES 3
+
+static const struct {
+	const struct route *routes;
+	const size_t *n;
+} api_routes[] = {
+	{login_routes, &login_routes_n},
+	{users_routes, &users_routes_n},
+	{api_keys_routes, &api_keys_routes_n},
+	{orgs_routes, &orgs_routes_n},
+	{health_routes, &health_routes_n},
+};
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+/* Reads the body; answers 413 itself when it is over the limit. */
+static int
+read_body(struct req *r)
+{
+	const char *cl = req_env(r, "CONTENT_LENGTH");
+	long long len = cl != NULL ? strtoll(cl, NULL, 10) : 0;
+	size_t got = 0;
+
+	if (len < 0)
+		len = 0;
+	if (len > r->srv->max_body) {
+		api_error(r, API_E_PAYLOAD_TOO_LARGE, NULL,
+		    "request body of %lld bytes is over the limit of %lld bytes",
+		    len, r->srv->max_body);
+		return -1;
+	}
+	r->body = arena_alloc(&r->arena, (size_t)len + 1);
+	while (got < (size_t)len) {
+		int n = FCGX_GetStr(r->body + got, (int)((size_t)len - got), r->fcgi->in);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	r->body[got] = '\0';
+	r->body_len = got;
+	return 0;
+}
+
+static int
+is_json_type(const char *ct)
+{
+	if (ct == NULL || *ct == '\0')
+		return 1;
+	return strncasecmp(ct, "application/json", 16) == 0 ||
+	    strstr(ct, "+json") != NULL;
+}
+
+/* Parses the body of a ROUTE_BODY route into r->body_json. */
+static int
+parse_body(struct req *r)
+{
+	const char *ct = req_env(r, "CONTENT_TYPE");
+	json_error_t err;
+
+	if (r->body_len == 0) {
+		r->body_json = json_object();
+		return 0;
+	}
+	r->body_json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err);
+	if (r->body_json == NULL) {
+		/* curl -d sends form encoding by default: accept it when the bytes
+		 * are JSON, refuse other media types outright. */
+		if (!is_json_type(ct) &&
+		    strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+			return api_error(r, API_E_UNSUPPORTED_MEDIA_TYPE, NULL,
+			    "Content-Type must be application/json, not %s", ct), -1;
+		return api_error(r, API_E_VALIDATION,
+		    json_pack("{s:s, s:i, s:i}", "body", err.text, "line", err.line,
+		    "column", err.column),
+		    "malformed JSON at line %d, column %d: %s", err.line, err.column,
+		    err.text), -1;
+	}
+	if (!is_json_type(ct) &&
+	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+		return api_error(r, API_E_UNSUPPORTED_MEDIA_TYPE, NULL,
+		    "Content-Type must be application/json, not %s", ct), -1;
+	if (!json_is_object(r->body_json))
+		return api_error(r, API_E_VALIDATION,
+		    json_pack("{s:s}", "body", "must be a JSON object"),
+		    "request body must be a JSON object"), -1;
+	return 0;
+}
+
+static const char *
+bearer(struct req *r)
+{
+	const char *h = req_env(r, "HTTP_AUTHORIZATION");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return h;
+}
+
+static void
+unavailable(struct req *r)
+{
+	api_header(r, "Retry-After: %d", r->srv->retry_after);
+	api_error(r, API_E_SERVICE_UNAVAILABLE, NULL,
+	    "the database is unavailable; retry shortly");
+}
+
+/* Authenticates and authorises; answers the request itself on failure. */
+static int
+check_access(struct req *r)
+{
+	const struct route *rt = r->match.route;
+	const char *org, *tok;
+	int rc;
+
+	if (rt->perm == PERM_PUBLIC)
+		return 0;
+	if ((tok = bearer(r)) == NULL) {
+		api_header(r, "WWW-Authenticate: Bearer");
+		return api_error(r, API_E_UNAUTHORIZED, NULL,
+		    "missing Authorization: Bearer credentials"), -1;
+	}
+	if (rt->flags & ROUTE_ORG_FROM_PATH)
+		org = req_param(r, "org_id");
+	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0')
+		org = req_env(r, "HTTP_X_ORG_ID");
+	if (org != NULL && *org == '\0')
+		org = NULL;
+	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
+	r->who.ip = req_env(r, "REMOTE_ADDR");
+	switch (rc) {
+	case 0:
+		break;
+	case AUTH_EUNAUTH:
+		api_header(r, "WWW-Authenticate: Bearer error=\"invalid_token\"");
+		return api_error(r, API_E_UNAUTHORIZED, NULL,
+		    "invalid, expired or revoked credentials"), -1;
+	case AUTH_ENOT_MEMBER:
+		if (rt->flags & ROUTE_ORG_FROM_PATH)
+			return api_error(r, API_E_NOT_FOUND, NULL,
+			    "organization '%s' not found", org), -1;
+		return api_error(r, API_E_FORBIDDEN, NULL,
+		    "these credentials give no access to organization '%s'", org), -1;
+	case DB_EUNAVAIL:
+		return unavailable(r), -1;
+	default:
+		return api_error(r, API_E_INTERNAL, NULL, "internal error"), -1;
+	}
+	if (rt->perm == PERM_AUTHENTICATED)
+		return 0;
+	if (rt->perm == PERM_SUPER_ADMIN) {
+		if (!r->who.super_admin)
+			return api_error(r, API_E_FORBIDDEN, NULL,
+			    "this needs a super admin"), -1;
+		return 0;
+	}
+	if (r->who.org_id == 0)
+		return api_error(r, API_E_FORBIDDEN, NULL,
+		    "you belong to no organization; create one with POST /v1/orgs"), -1;
+	if (!(r->who.perms & PERM_BIT(rt->perm)))
+		return api_error(r, API_E_FORBIDDEN,
+		    json_pack("{s:s}", "permission", auth_perm_name((enum perm)rt->perm)),
+		    "permission '%s' is required", auth_perm_name((enum perm)rt->perm)), -1;
+	return 0;
+}
+
+static void
+call_handler(struct req *r)
+{
+	int attempt, rc = 0;
+
+	for (attempt = 0; attempt < DEADLOCK_RETRIES; attempt++) {
+		rc = r->match.route->fn(r);
+		if (rc >= 0)
+			return;
+		db_rollback(r->db);
+		json_decref(r->resp);
+		r->resp = NULL;
+		r->responded = 0;
+		if (rc != DB_EDEADLOCK)
+			break;
+	}
+	if (rc == DB_EUNAVAIL)
+		unavailable(r);
+	else
+		api_error(r, API_E_INTERNAL, NULL, "internal error");
+}
+
+static void
+write_response(struct req *r)
+{
+	char *text = NULL;
+
+	if (!r->responded)
+		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
+	FCGX_FPrintF(r->fcgi->out,
+	    "Status: %d %s\r\nCache-Control: no-store\r\n%s", r->status,
+	    errors_reason(r->status), r->headers != NULL ? r->headers : "");
+	if (r->resp == NULL) {
+		FCGX_PutS("\r\n", r->fcgi->out);
+		return;
+	}
+	text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY);
+	FCGX_FPrintF(r->fcgi->out,
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    strlen(text));
+	FCGX_PutStr(text, (int)strlen(text), r->fcgi->out);
+	free(text);
+}
+
+static void
+handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
+{
+	struct req r;
+	const char *uri, *q;
+	char allow[128];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.srv = srv;
+	r.db = srv->db;
+	r.fcgi = fr;
+	r.arena = *arena;
+	r.method = req_env(&r, "REQUEST_METHOD");
+	if (r.method == NULL)
+		r.method = "GET";
+	if ((uri = req_env(&r, "REQUEST_URI")) == NULL)
+		uri = req_env(&r, "SCRIPT_NAME");
+	if (uri == NULL)
+		uri = "/";
+	if ((q = strchr(uri, '?')) != NULL) {
+		r.path = arena_strndup(&r.arena, uri, (size_t)(q - uri));
+		r.query = q + 1;
+	} else {
+		r.path = arena_strdup(&r.arena, uri);
+	}
+
+	rc = router_match(srv->rt, r.method, arena_strdup(&r.arena, r.path),
+	    &r.match, allow, sizeof(allow), &r.dialect);
+	if (rc == ROUTER_ENOTFOUND) {
+		api_error(&r, API_E_NOT_FOUND, NULL, "no such endpoint: %s %s",
+		    r.method, r.path);
+	} else if (rc == ROUTER_EMETHOD) {
+		api_header(&r, "Allow: %s", allow);
+		api_error(&r, API_E_METHOD_NOT_ALLOWED, NULL,
+		    "%s is not allowed on %s; allowed: %s", r.method, r.path, allow);
+	} else if (read_body(&r) == 0 &&
+	    (!(r.match.route->flags & ROUTE_BODY) || parse_body(&r) == 0) &&
+	    check_access(&r) == 0) {
+		call_handler(&r);
+	}
+	write_response(&r);
+	json_decref(r.resp);
+	json_decref(r.body_json);
+	*arena = r.arena;
+	arena_reset(arena);
+}
+
+static int
+build_router(struct server *srv)
+{
+	size_t i;
+
+	if ((srv->rt = router_new()) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		if (router_add(srv->rt, api_routes[i].routes, *api_routes[i].n) < 0)
+			return -1;
+	return 0;
+}
+
+int
+main(void)
+{
+	struct server srv;
+	struct arena arena = {0};
+	struct sigaction sa;
+	FCGX_Request fr;
+	char err[512];
+	int rc = 1;
+
+	memset(&srv, 0, sizeof(srv));
+	log_init("dagy-api", LOG_LVL_INFO);
+	if (config_load(&srv.cfg, NULL, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	if (strcmp(config_str(srv.cfg, "log", "level"), "debug") == 0)
+		log_init("dagy-api", LOG_LVL_DEBUG);
+	srv.max_body = config_int(srv.cfg, "api", "max_body_bytes");
+	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
+	if (build_router(&srv) < 0)
+		goto done;
+	if (db_open(&srv.db, srv.cfg) < 0)
+		goto done;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_err("FastCGI initialisation failed");
+		goto done;
+	}
+	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+		handle(&srv, &fr, &arena);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	rc = 0;
+done:
+	arena_free(&arena);
+	db_close(srv.db);
+	router_free(srv.rt);
+	config_free(srv.cfg);
+	return rc;
+}

@@ -1,0 +1,407 @@
+/* Credentials and permissions. A bearer credential is
+ * dagy_sk_<lookup>_<secret> (API key) or dagy_at_<lookup>_<secret> (access
+ * token); the row is found by lookup id and the secret checked with
+ * argon2id, which the cache spares on later requests of the same process. */
+#include <string.h>
+#include <time.h>
+
+#include "dagy/auth.h"
+#include "dagy/config.h"
+#include "dagy/crypto.h"
+#include "dagy/db.h"
+#include "dagy/ids.h"
+
+#define LOOKUP_LEN 8
+#define SECRET_BYTES 32
+#define SECRET_LEN 43 /* base64url of 32 bytes */
+#define PREFIX_LEN 8  /* "dagy_sk_" */
+#define TOKEN_LEN (PREFIX_LEN + LOOKUP_LEN + 1 + SECRET_LEN)
+#define CACHE_SLOTS 1024
+#define LAST_USED_EVERY 60
+
+static const char *const perm_names[PERM__MAX] = {
+	"flows.read", "flows.write", "flows.delete",
+	"runs.read", "runs.trigger", "runs.cancel",
+	"schedules.read", "schedules.write", "schedules.delete",
+	"api_keys.read", "api_keys.write", "api_keys.delete",
+	"admin.members", "admin.api_keys", "admin.audit",
+	"secrets.read", "secrets.write", "secrets.delete",
+	"notifications.read", "notifications.write",
+	"environments.read", "environments.write",
+	"sensors.read", "sensors.write",
+	"billing.read", "billing.write",
+};
+
+#define B PERM_BIT
+static const uint64_t role_masks[4] = {
+	/* owner */
+	(B(PERM__MAX) - 1),
+	/* admin */
+	B(PERM_FLOWS_READ) | B(PERM_FLOWS_WRITE) | B(PERM_FLOWS_DELETE) |
+	    B(PERM_RUNS_READ) | B(PERM_RUNS_TRIGGER) | B(PERM_RUNS_CANCEL) |
+	    B(PERM_SCHEDULES_READ) | B(PERM_SCHEDULES_WRITE) |
+	    B(PERM_API_KEYS_READ) | B(PERM_API_KEYS_WRITE) |
+	    B(PERM_ADMIN_MEMBERS) | B(PERM_ADMIN_API_KEYS) | B(PERM_ADMIN_AUDIT) |
+	    B(PERM_SECRETS_READ) | B(PERM_SECRETS_WRITE) |
+	    B(PERM_NOTIFICATIONS_READ) | B(PERM_NOTIFICATIONS_WRITE) |
+	    B(PERM_ENVIRONMENTS_READ) | B(PERM_ENVIRONMENTS_WRITE) |
+	    B(PERM_SENSORS_READ) | B(PERM_SENSORS_WRITE) | B(PERM_BILLING_READ),
+	/* developer */
+	B(PERM_FLOWS_READ) | B(PERM_FLOWS_WRITE) |
+	    B(PERM_RUNS_READ) | B(PERM_RUNS_TRIGGER) | B(PERM_RUNS_CANCEL) |
+	    B(PERM_SCHEDULES_READ) | B(PERM_SCHEDULES_WRITE) |
+	    B(PERM_SECRETS_READ) | B(PERM_SECRETS_WRITE) |
+	    B(PERM_NOTIFICATIONS_READ) | B(PERM_ENVIRONMENTS_READ) |
+	    B(PERM_SENSORS_READ) | B(PERM_SENSORS_WRITE),
+	/* viewer */
+	B(PERM_FLOWS_READ) | B(PERM_RUNS_READ) | B(PERM_SCHEDULES_READ) |
+	    B(PERM_ENVIRONMENTS_READ) | B(PERM_BILLING_READ),
+};
+#undef B
+
+const char *const auth_roles[4] = {"owner", "admin", "developer", "viewer"};
+
+struct cache_slot {
+	uint8_t sha[32];
+	int64_t cred_id;
+	time_t verified_at, last_used_at;
+};
+
+static struct cache_slot cache[CACHE_SLOTS];
+
+const char *
+auth_perm_name(enum perm p)
+{
+	return p < PERM__MAX ? perm_names[p] : "";
+}
+
+enum perm
+auth_perm_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < PERM__MAX; i++)
+		if (strcmp(perm_names[i], name) == 0)
+			return (enum perm)i;
+	return PERM__MAX;
+}
+
+uint64_t
+auth_role_perms(const char *role)
+{
+	int i;
+
+	for (i = 0; role != NULL && i < 4; i++)
+		if (strcmp(auth_roles[i], role) == 0)
+			return role_masks[i];
+	return 0;
+}
+
+int
+auth_role_valid(const char *role)
+{
+	return auth_role_perms(role) != 0;
+}
+
+json_t *
+auth_scopes_json(uint64_t mask)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < PERM__MAX; i++)
+		if (mask & PERM_BIT(i))
+			json_array_append_new(a, json_string(perm_names[i]));
+	return a;
+}
+
+int
+auth_scopes_parse(json_t *scopes, uint64_t *mask, const char **bad)
+{
+	size_t i;
+	json_t *v;
+
+	*mask = 0;
+	json_array_foreach(scopes, i, v) {
+		enum perm p = json_is_string(v) ? auth_perm_from_name(json_string_value(v)) : PERM__MAX;
+
+		if (p == PERM__MAX) {
+			*bad = json_is_string(v) ? json_string_value(v) : "(not a string)";
+			return -1;
+		}
+		*mask |= PERM_BIT(p);
+	}
+	return 0;
+}
+
+/* Splits a bearer credential; returns its kind or CRED_NONE if malformed. */
+static enum cred_kind
+parse_token(const char *t, char lookup[LOOKUP_LEN + 1], const char **secret)
+{
+	enum cred_kind kind;
+	size_t i;
+
+	if (strlen(t) != TOKEN_LEN)
+		return CRED_NONE;
+	if (strncmp(t, "dagy_sk_", PREFIX_LEN) == 0)
+		kind = CRED_API_KEY;
+	else if (strncmp(t, "dagy_at_", PREFIX_LEN) == 0)
+		kind = CRED_ACCESS_TOKEN;
+	else
+		return CRED_NONE;
+	for (i = 0; i < LOOKUP_LEN; i++) {
+		char c = t[PREFIX_LEN + i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return CRED_NONE;
+		lookup[i] = c;
+	}
+	lookup[LOOKUP_LEN] = '\0';
+	if (t[PREFIX_LEN + LOOKUP_LEN] != '_')
+		return CRED_NONE;
+	*secret = t + PREFIX_LEN + LOOKUP_LEN + 1;
+	return kind;
+}
+
+/* Both statements return: cred id, secret hash, user id, email,
+ * super_admin, org id, org public id, org name, role, scope mask. */
+static const char SQL_KEY[] =
+    "SELECT k.id, k.secret_hash, u.id, u.email, u.super_admin,"
+    " o.id, o.public_id, o.name, m.role, k.scope_mask"
+    " FROM api_keys k JOIN users u ON u.id = k.user_id"
+    " JOIN orgs o ON o.id = k.org_id"
+    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id"
+    "  AND m.status = 'active'"
+    " WHERE k.lookup_id = ? AND k.revoked_at IS NULL"
+    " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP(6))";
+
+static const char SQL_TOKEN_DEFAULT_ORG[] =
+    "SELECT t.id, t.secret_hash, u.id, u.email, u.super_admin,"
+    " o.id, o.public_id, o.name, m.role, NULL"
+    " FROM access_tokens t JOIN users u ON u.id = t.user_id"
+    " LEFT JOIN orgs o ON o.id = u.default_org_id"
+    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id"
+    "  AND m.status = 'active'"
+    " WHERE t.lookup_id = ? AND t.revoked_at IS NULL"
+    " AND t.expires_at > UTC_TIMESTAMP(6)";
+
+static const char SQL_TOKEN_ORG[] =
+    "SELECT t.id, t.secret_hash, u.id, u.email, u.super_admin,"
+    " o.id, o.public_id, o.name, m.role, NULL"
+    " FROM access_tokens t JOIN users u ON u.id = t.user_id"
+    " LEFT JOIN orgs o ON o.public_id = ?"
+    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id"
+    "  AND m.status = 'active'"
+    " WHERE t.lookup_id = ? AND t.revoked_at IS NULL"
+    " AND t.expires_at > UTC_TIMESTAMP(6)";
+
+static const char SQL_KEY_TOUCH[] =
+    "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6) WHERE id = ?";
+
+int
+auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
+    const char *token, const char *org_public_id, struct principal *p)
+{
+	char lookup[LOOKUP_LEN + 1];
+	const char *secret;
+	enum cred_kind kind;
+	struct db_res *res;
+	struct cache_slot *slot;
+	uint8_t sha[32];
+	time_t now = time(NULL);
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (token == NULL || (kind = parse_token(token, lookup, &secret)) == CRED_NONE)
+		return AUTH_EUNAUTH;
+	if (kind == CRED_API_KEY)
+		rc = db_query(db, a, &res, SQL_KEY, "s", lookup);
+	else if (org_public_id != NULL)
+		rc = db_query(db, a, &res, SQL_TOKEN_ORG, "ss", org_public_id, lookup);
+	else
+		rc = db_query(db, a, &res, SQL_TOKEN_DEFAULT_ORG, "s", lookup);
+	if (rc < 0)
+		return rc;
+	if (res->nrows != 1)
+		return AUTH_EUNAUTH;
+
+	crypto_sha256(token, strlen(token), sha);
+	slot = &cache[(sha[0] | sha[1] << 8) % CACHE_SLOTS];
+	p->cred_id = db_int(res, 0, 0);
+	if (!(crypto_equal(slot->sha, sha, 32) && slot->cred_id == p->cred_id &&
+	    now - slot->verified_at < config_int(cfg, "auth", "cache_ttl_seconds"))) {
+		if (!crypto_verify_secret(db_val(res, 0, 1), secret))
+			return AUTH_EUNAUTH;
+		memcpy(slot->sha, sha, 32);
+		slot->cred_id = p->cred_id;
+		slot->verified_at = now;
+		slot->last_used_at = 0;
+	}
+
+	p->kind = kind;
+	p->user_id = db_int(res, 0, 2);
+	p->email = db_val(res, 0, 3);
+	p->super_admin = db_int(res, 0, 4) != 0;
+	if (kind == CRED_API_KEY && org_public_id != NULL &&
+	    strcmp(org_public_id, db_val(res, 0, 6)) != 0)
+		return AUTH_ENOT_MEMBER;
+	if (db_val(res, 0, 5) != NULL) {
+		if (db_val(res, 0, 8) == NULL)
+			return AUTH_ENOT_MEMBER;
+		p->org_id = db_int(res, 0, 5);
+		p->org_public_id = db_val(res, 0, 6);
+		p->org_name = db_val(res, 0, 7);
+		p->role = db_val(res, 0, 8);
+		p->perms = auth_role_perms(p->role);
+	} else if (org_public_id != NULL) {
+		return AUTH_ENOT_MEMBER;
+	}
+	if (kind == CRED_API_KEY) {
+		p->perms &= (uint64_t)strtoull(db_val(res, 0, 9), NULL, 10);
+		/* last_used_at is advisory: one write a minute per key and process
+		 * keeps it useful without a write on every read. */
+		if (now - slot->last_used_at >= LAST_USED_EVERY) {
+			slot->last_used_at = now;
+			if ((rc = (int)db_exec(db, SQL_KEY_TOUCH, "i", p->cred_id)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Makes "dagy_xx_<lookup>_<secret>" and the argon2id hash of the secret. */
+static int
+new_credential(const struct config *cfg, const char *kind, char *token,
+    char lookup[LOOKUP_LEN + 1], char hash[CRYPTO_HASH_MAX])
+{
+	uint8_t raw[SECRET_BYTES];
+	char secret[SECRET_LEN + 2];
+
+	ids_random_chars(lookup, LOOKUP_LEN);
+	if (crypto_random(raw, sizeof(raw)) < 0)
+		return -1;
+	crypto_b64url(raw, sizeof(raw), secret);
+	snprintf(token, TOKEN_LEN + 1, "dagy_%s_%s_%s", kind, lookup, secret);
+	return crypto_hash_secret(cfg, secret, hash);
+}
+
+static const char SQL_KEY_INSERT[] =
+    "INSERT INTO api_keys (public_id, lookup_id, secret_hash, org_id, user_id,"
+    " name, scope_mask, scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+int
+auth_key_create(struct db *db, const struct config *cfg, struct arena *a,
+    int64_t org_id, int64_t user_id, const char *name, json_t *scopes,
+    const char **key_id, const char **key_out, const char **key_prefix)
+{
+	char *token = arena_alloc(a, TOKEN_LEN + 1);
+	char *pub = arena_alloc(a, 32);
+	char lookup[LOOKUP_LEN + 1], hash[CRYPTO_HASH_MAX];
+	uint64_t mask = PERM_BIT(PERM__MAX) - 1;
+	const char *bad;
+	char *scopes_text;
+	int64_t rc;
+
+	if (scopes != NULL && auth_scopes_parse(scopes, &mask, &bad) < 0)
+		return DB_ERR;
+	if (new_credential(cfg, "sk", token, lookup, hash) < 0)
+		return DB_ERR;
+	ids_new("key", pub, 32);
+	{
+		json_t *list = auth_scopes_json(mask);
+		char *s = json_dumps(list, JSON_COMPACT);
+
+		scopes_text = arena_strdup(a, s);
+		free(s);
+		json_decref(list);
+	}
+	rc = db_exec(db, SQL_KEY_INSERT, "sssiisis", pub, lookup, hash, org_id,
+	    user_id, name, (int64_t)mask, scopes_text);
+	if (rc < 0)
+		return (int)rc;
+	*key_id = pub;
+	*key_out = token;
+	*key_prefix = arena_printf(a, "%.*s***", PREFIX_LEN + LOOKUP_LEN, token);
+	return 0;
+}
+
+static const char SQL_KEY_LIST[] =
+    "SELECT k.public_id, k.name, CONCAT('dagy_sk_', k.lookup_id, '***'),"
+    " k.scope_mask, DATE_FORMAT(k.created_at, '%Y-%m-%dT%H:%i:%sZ'),"
+    " DATE_FORMAT(k.last_used_at, '%Y-%m-%dT%H:%i:%sZ'), u.email"
+    " FROM api_keys k JOIN users u ON u.id = k.user_id"
+    " WHERE k.org_id = ? AND k.revoked_at IS NULL ORDER BY k.id DESC";
+static const char SQL_KEY_REVOKE[] =
+    "UPDATE api_keys SET revoked_at = UTC_TIMESTAMP(6)"
+    " WHERE org_id = ? AND public_id = ? AND revoked_at IS NULL";
+
+int
+auth_key_list(struct db *db, struct arena *a, int64_t org_id,
+    struct db_res **rows)
+{
+	return db_query(db, a, rows, SQL_KEY_LIST, "i", org_id);
+}
+
+int
+auth_key_revoke(struct db *db, int64_t org_id, const char *key_id)
+{
+	int64_t rc = db_exec(db, SQL_KEY_REVOKE, "is", org_id, key_id);
+
+	return rc < 0 ? (int)rc : rc > 0;
+}
+
+static const char SQL_USER_BY_EMAIL[] =
+    "SELECT id, password_hash FROM users WHERE email = ?";
+static const char SQL_TOKEN_INSERT[] =
+    "INSERT INTO access_tokens (lookup_id, secret_hash, user_id, expires_at)"
+    " VALUES (?, ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)";
+static const char SQL_TOKEN_EXPIRY[] =
+    "SELECT DATE_FORMAT(expires_at, '%Y-%m-%dT%H:%i:%sZ') FROM access_tokens WHERE id = ?";
+static const char SQL_TOKEN_REVOKE[] =
+    "UPDATE access_tokens SET revoked_at = UTC_TIMESTAMP(6)"
+    " WHERE id = ? AND revoked_at IS NULL";
+
+int
+auth_login(struct db *db, const struct config *cfg, struct arena *a,
+    const char *email, const char *password, const char **token,
+    const char **expires_at, int64_t *user_id)
+{
+	/* Verified when the email is unknown so both failures take as long. */
+	static char dummy[CRYPTO_HASH_MAX];
+	char lookup[LOOKUP_LEN + 1], hash[CRYPTO_HASH_MAX];
+	char *tok = arena_alloc(a, TOKEN_LEN + 1);
+	struct db_res *res;
+	int ok, rc;
+
+	if ((rc = db_query(db, a, &res, SQL_USER_BY_EMAIL, "s", email)) < 0)
+		return rc;
+	if (res->nrows == 0 || db_val(res, 0, 1) == NULL) {
+		if (dummy[0] == '\0' && crypto_hash_secret(cfg, "x", dummy) < 0)
+			return DB_ERR;
+		crypto_verify_secret(dummy, password);
+		return AUTH_EUNAUTH;
+	}
+	ok = crypto_verify_secret(db_val(res, 0, 1), password);
+	if (!ok)
+		return AUTH_EUNAUTH;
+	*user_id = db_int(res, 0, 0);
+	if (new_credential(cfg, "at", tok, lookup, hash) < 0)
+		return DB_ERR;
+	rc = (int)db_exec(db, SQL_TOKEN_INSERT, "ssii", lookup, hash, *user_id,
+	    (int64_t)config_int(cfg, "auth", "token_ttl_seconds"));
+	if (rc < 0)
+		return rc;
+	if ((rc = db_query(db, a, &res, SQL_TOKEN_EXPIRY, "i", db_insert_id(db))) < 0)
+		return rc;
+	*token = tok;
+	*expires_at = db_val(res, 0, 0);
+	return 0;
+}
+
+int
+auth_logout(struct db *db, int64_t token_id)
+{
+	int64_t rc = db_exec(db, SQL_TOKEN_REVOKE, "i", token_id);
+
+	return rc < 0 ? (int)rc : 0;
+}

@@ -1,0 +1,258 @@
+/* INI parsing and the table of every configuration key dagy reads. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dagy/config.h"
+
+enum key_type { K_STR, K_INT };
+
+struct known_key {
+	const char *section, *key;
+	enum key_type type;
+	const char *def;
+};
+
+static const struct known_key known[] = {
+	{"database", "host", K_STR, "localhost"},
+	{"database", "port", K_INT, "3306"},
+	{"database", "socket", K_STR, ""},
+	{"database", "user", K_STR, "dagy"},
+	{"database", "password", K_STR, ""},
+	{"database", "name", K_STR, "dagy"},
+	{"database", "connect_timeout", K_INT, "2"},
+	{"auth", "argon2_memory_kib", K_INT, "19456"},
+	{"auth", "argon2_iterations", K_INT, "2"},
+	{"auth", "argon2_parallelism", K_INT, "1"},
+	{"auth", "token_ttl_seconds", K_INT, "43200"},
+	{"auth", "cache_ttl_seconds", K_INT, "300"},
+	{"api", "max_body_bytes", K_INT, "1048576"},
+	{"api", "retry_after_seconds", K_INT, "5"},
+	{"api", "worker_socket", K_STR, "/run/dagy/worker.sock"},
+	{"worker", "concurrency", K_INT, "8"},
+	{"worker", "max_step_timeout_seconds", K_INT, "86400"},
+	{"worker", "poll_interval_ms", K_INT, "1000"},
+	{"worker", "lease_seconds", K_INT, "30"},
+	{"worker", "catchup_max", K_INT, "100"},
+	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
+	{"log", "level", K_STR, "info"},
+};
+
+/* Sections reserved for later modules: any key is accepted there. */
+static const char *const open_sections[] = {"secrets", "s3", "billing"};
+
+struct entry {
+	char *section, *key, *value;
+	int line;
+};
+
+struct config {
+	char *path;
+	struct entry *e;
+	size_t n, cap;
+};
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int
+add_entry(struct config *cfg, const char *section, const char *key,
+    const char *value, int line)
+{
+	if (cfg->n == cfg->cap) {
+		size_t cap = cfg->cap ? cfg->cap * 2 : 32;
+		struct entry *e = realloc(cfg->e, cap * sizeof(*e));
+
+		if (e == NULL)
+			return -1;
+		cfg->e = e;
+		cfg->cap = cap;
+	}
+	cfg->e[cfg->n].section = strdup(section);
+	cfg->e[cfg->n].key = strdup(key);
+	cfg->e[cfg->n].value = strdup(value);
+	cfg->e[cfg->n].line = line;
+	cfg->n++;
+	return 0;
+}
+
+int
+config_load(struct config **out, const char *path, char *err, size_t errlen)
+{
+	struct config *cfg;
+	FILE *f = NULL;
+	char line[4096], section[64] = "";
+	int lineno = 0, explicit = 1;
+
+	if (path == NULL)
+		path = getenv("DAGY_CONFIG");
+	if (path == NULL || *path == '\0') {
+		path = CONFIG_DEFAULT_PATH;
+		explicit = 0;
+	}
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return -1;
+	cfg->path = strdup(path);
+	if ((f = fopen(path, "r")) == NULL) {
+		if (!explicit && errno == ENOENT)
+			goto done;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *s = trim(line), *eq;
+
+		lineno++;
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			if (close == NULL || close - s - 1 >= (long)sizeof(section)) {
+				snprintf(err, errlen, "%s:%d: bad section header", path, lineno);
+				goto fail;
+			}
+			*close = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			continue;
+		}
+		if ((eq = strchr(s, '=')) == NULL || *section == '\0') {
+			snprintf(err, errlen, "%s:%d: expected key = value inside a [section]",
+			    path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		if (add_entry(cfg, section, trim(s), trim(eq + 1), lineno) < 0)
+			goto fail;
+	}
+done:
+	if (f != NULL)
+		fclose(f);
+	*out = cfg;
+	return 0;
+fail:
+	if (f != NULL)
+		fclose(f);
+	config_free(cfg);
+	return -1;
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->n; i++) {
+		free(cfg->e[i].section);
+		free(cfg->e[i].key);
+		free(cfg->e[i].value);
+	}
+	free(cfg->e);
+	free(cfg->path);
+	free(cfg);
+}
+
+const char *
+config_path(const struct config *cfg)
+{
+	return cfg->path;
+}
+
+static const struct known_key *
+find_known(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i].section, section) == 0 &&
+		    strcmp(known[i].key, key) == 0)
+			return &known[i];
+	return NULL;
+}
+
+const char *
+config_str(const struct config *cfg, const char *section, const char *key)
+{
+	const struct known_key *k;
+	size_t i;
+
+	/* The last assignment wins, as in most INI readers. */
+	for (i = cfg->n; i-- > 0;)
+		if (strcmp(cfg->e[i].section, section) == 0 &&
+		    strcmp(cfg->e[i].key, key) == 0)
+			return cfg->e[i].value;
+	k = find_known(section, key);
+	return k != NULL ? k->def : "";
+}
+
+long long
+config_int(const struct config *cfg, const char *section, const char *key)
+{
+	return strtoll(config_str(cfg, section, key), NULL, 10);
+}
+
+static int
+is_open_section(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(open_sections) / sizeof(open_sections[0]); i++)
+		if (strcmp(open_sections[i], section) == 0)
+			return 1;
+	return 0;
+}
+
+int
+config_check(const struct config *cfg, FILE *out)
+{
+	int problems = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->n; i++) {
+		const struct entry *e = &cfg->e[i];
+		const struct known_key *k = find_known(e->section, e->key);
+		char *end;
+
+		if (k == NULL) {
+			if (is_open_section(e->section))
+				continue;
+			fprintf(out, "%s:%d: unknown key '%s' in [%s]\n", cfg->path,
+			    e->line, e->key, e->section);
+			problems++;
+			continue;
+		}
+		if (k->type == K_INT) {
+			errno = 0;
+			long long v = strtoll(e->value, &end, 10);
+
+			if (errno != 0 || end == e->value || *end != '\0' || v < 0) {
+				fprintf(out, "%s:%d: [%s] %s must be a non-negative integer, not '%s'\n",
+				    cfg->path, e->line, e->section, e->key, e->value);
+				problems++;
+			}
+		}
+	}
+	if (strcmp(config_str(cfg, "log", "level"), "debug") != 0 &&
+	    strcmp(config_str(cfg, "log", "level"), "info") != 0 &&
+	    strcmp(config_str(cfg, "log", "level"), "warn") != 0 &&
+	    strcmp(config_str(cfg, "log", "level"), "error") != 0) {
+		fprintf(out, "%s: [log] level must be debug, info, warn or error\n", cfg->path);
+		problems++;
+	}
+	return problems;
+}
