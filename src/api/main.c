@@ -211,25 +211,28 @@ call_handler(struct req *r)
 		api_error(r, API_E_INTERNAL, NULL, "internal error");
 }
 
+/* libfcgi's own printf lacks %zu and friends: headers are formatted
+ * with the arena's printf and written as plain strings. */
 static void
 write_response(struct req *r)
 {
-	char *text = NULL;
+	char *text = NULL, *head;
+	size_t len = 0;
 
 	if (!r->responded)
 		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
-	FCGX_FPrintF(r->fcgi->out,
-	    "Status: %d %s\r\nCache-Control: no-store\r\n%s", r->status,
-	    errors_reason(r->status), r->headers != NULL ? r->headers : "");
-	if (r->resp == NULL) {
-		FCGX_PutS("\r\n", r->fcgi->out);
-		return;
+	if (r->resp != NULL) {
+		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY);
+		len = strlen(text);
 	}
-	text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY);
-	FCGX_FPrintF(r->fcgi->out,
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	    strlen(text));
-	FCGX_PutStr(text, (int)strlen(text), r->fcgi->out);
+	head = arena_printf(&r->arena,
+	    "Status: %d %s\r\nCache-Control: no-store\r\n%s%s%zu\r\n\r\n",
+	    r->status, errors_reason(r->status), r->headers != NULL ? r->headers : "",
+	    text != NULL ? "Content-Type: application/json\r\nContent-Length: " :
+	    "Content-Length: ", len);
+	FCGX_PutS(head, r->fcgi->out);
+	if (text != NULL)
+		FCGX_PutStr(text, (int)len, r->fcgi->out);
 	free(text);
 }
 
