@@ -8,7 +8,8 @@
 struct db;
 struct principal;
 
-/* details may be NULL; it must never hold a secret. Returns 0 or db_err. */
+/* details (may be NULL) is stolen; it must never hold a secret.
+ * Returns 0 or an enum db_err. */
 int audit_write(struct db *db, const struct principal *who, const char *action,
     const char *target_type, const char *target_id, json_t *details);
 /* For mutations without a principal (the CLI, a login). */

@@ -24,6 +24,7 @@ audit_write_as(struct db *db, int64_t org_id, int64_t user_id,
 	rc = db_exec(db, SQL_AUDIT_INSERT, "siissssss", pub, org_id, user_id,
 	    email, action, target_type, target_id, text, ip);
 	free(text);
+	json_decref(details);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -163,17 +163,23 @@ parse_token(const char *t, char lookup[LOOKUP_LEN + 1], const char **secret)
 	return kind;
 }
 
-/* Both statements return: cred id, secret hash, user id, email,
- * super_admin, org id, org public id, org name, role, scope mask. */
-static const char SQL_KEY[] =
-    "SELECT k.id, k.secret_hash, u.id, u.email, u.super_admin,"
-    " o.id, o.public_id, o.name, m.role, k.scope_mask"
+/* Each statement returns: cred id, secret hash, user id, email,
+ * super_admin, org id, org public id, org name, role, scope mask. A key
+ * acts in the org it was made in unless the request names another org of
+ * its user; an access token in the named org or the user's default. */
+#define SQL_KEY_HEAD \
+    "SELECT k.id, k.secret_hash, u.id, u.email, u.super_admin," \
+    " o.id, o.public_id, o.name, m.role, k.scope_mask" \
     " FROM api_keys k JOIN users u ON u.id = k.user_id"
-    " JOIN orgs o ON o.id = k.org_id"
-    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id"
-    "  AND m.status = 'active'"
-    " WHERE k.lookup_id = ? AND k.revoked_at IS NULL"
-    " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP(6))";
+#define SQL_KEY_TAIL \
+    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id" \
+    "  AND m.status = 'active'" \
+    " WHERE k.lookup_id = ? AND k.revoked_at IS NULL" \
+    " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP(6))"
+static const char SQL_KEY[] =
+    SQL_KEY_HEAD " LEFT JOIN orgs o ON o.id = k.org_id" SQL_KEY_TAIL;
+static const char SQL_KEY_ORG[] =
+    SQL_KEY_HEAD " LEFT JOIN orgs o ON o.public_id = ?" SQL_KEY_TAIL;
 
 static const char SQL_TOKEN_DEFAULT_ORG[] =
     "SELECT t.id, t.secret_hash, u.id, u.email, u.super_admin,"
@@ -214,7 +220,9 @@ auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
 	memset(p, 0, sizeof(*p));
 	if (token == NULL || (kind = parse_token(token, lookup, &secret)) == CRED_NONE)
 		return AUTH_EUNAUTH;
-	if (kind == CRED_API_KEY)
+	if (kind == CRED_API_KEY && org_public_id != NULL)
+		rc = db_query(db, a, &res, SQL_KEY_ORG, "ss", org_public_id, lookup);
+	else if (kind == CRED_API_KEY)
 		rc = db_query(db, a, &res, SQL_KEY, "s", lookup);
 	else if (org_public_id != NULL)
 		rc = db_query(db, a, &res, SQL_TOKEN_ORG, "ss", org_public_id, lookup);
@@ -242,9 +250,6 @@ auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
 	p->user_id = db_int(res, 0, 2);
 	p->email = db_val(res, 0, 3);
 	p->super_admin = db_int(res, 0, 4) != 0;
-	if (kind == CRED_API_KEY && org_public_id != NULL &&
-	    strcmp(org_public_id, db_val(res, 0, 6)) != 0)
-		return AUTH_ENOT_MEMBER;
 	if (db_val(res, 0, 5) != NULL) {
 		if (db_val(res, 0, 8) == NULL)
 			return AUTH_ENOT_MEMBER;

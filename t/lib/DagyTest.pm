@@ -1,0 +1,177 @@
+# The private stack for one API test file: MariaDB, dagy-api under
+# spawn-fcgi and lighttpd on a free loopback port, in a temp dir that is
+# torn down when the test ends, whatever happens. Core Perl only.
+package DagyTest;
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use Exporter 'import';
+our @EXPORT_OK = qw(decode);
+
+my $top = abs_path(dirname(__FILE__) . '/../..');
+my @stacks;
+my $json = JSON::PP->new->canonical->allow_nonref;
+
+sub free_port {
+	my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+		LocalPort => 0, Proto => 'tcp') or die "no free port: $!";
+	my $port = $s->sockport;
+	close $s;
+	return $port;
+}
+
+sub stack_cmd {
+	my ($self, @args) = @_;
+	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
+	my $rc = system("$top/script/stack", @args, $self->{dir});
+	return $rc == 0;
+}
+
+# Starts a stack; returns the handle. BAIL_OUT if it cannot.
+sub start {
+	my ($class, %opt) = @_;
+	my $dir = tempdir('dagy-test-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+	my $self = bless { dir => $dir, port => free_port() }, $class;
+	push @stacks, $self;
+	# Sanitizer reports of this stack's processes land in its own dir.
+	mkdir "$dir/sanitizer";
+	$ENV{ASAN_OPTIONS} = "log_path=$dir/sanitizer/asan:detect_leaks=1";
+	$ENV{UBSAN_OPTIONS} = "log_path=$dir/sanitizer/ubsan:print_stacktrace=1";
+	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
+	system("$top/script/stack", 'start', $dir, $self->{port}) == 0
+		or BAIL_OUT("cannot start the test stack in $dir");
+	$self->{key} = slurp("$dir/admin.key");
+	$self->{password} = slurp("$dir/admin.password");
+	$self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+	return $self;
+}
+
+sub slurp {
+	my ($f) = @_;
+	open my $fh, '<', $f or die "$f: $!";
+	local $/;
+	my $s = <$fh>;
+	$s =~ s/\s+\z//;
+	return $s;
+}
+
+sub dir { $_[0]{dir} }
+sub key { $_[0]{key} }
+sub password { $_[0]{password} }
+sub base { "http://127.0.0.1:$_[0]{port}" }
+
+# req(METHOD, PATH, BODY?, HEADERS?) with the admin key unless the headers
+# say otherwise (Authorization => undef sends none). BODY: a reference is
+# sent as JSON, a plain string as is. Returns { status, headers, body, json }.
+sub req {
+	my ($self, $method, $path, $body, $headers) = @_;
+	my %h = (Authorization => "Bearer $self->{key}", %{ $headers // {} });
+	delete $h{$_} for grep { !defined $h{$_} } keys %h;
+	my %opt = (headers => \%h);
+	if (defined $body) {
+		$opt{content} = ref $body ? $json->encode($body) : $body;
+		$h{'Content-Type'} //= 'application/json';
+	}
+	my $res = $self->{http}->request($method, $self->base . $path, \%opt);
+	my $data;
+	if (($res->{headers}{'content-type'} // '') =~ m{application/json}) {
+		$data = eval { $json->decode($res->{content}) };
+	}
+	return { status => $res->{status}, headers => $res->{headers},
+		body => $res->{content}, json => $data };
+}
+
+# As req with another credential.
+sub as {
+	my ($self, $token, $method, $path, $body, $headers) = @_;
+	return $self->req($method, $path, $body,
+		{ Authorization => "Bearer $token", %{ $headers // {} } });
+}
+
+# Runs SQL in the stack's database as root; returns the output lines.
+sub sql {
+	my ($self, $q) = @_;
+	my @out = `mariadb --no-defaults -S $self->{dir}/mysql.sock -u root -N -B dagy -e "$q" 2>&1`;
+	chomp @out;
+	return @out;
+}
+
+# Runs the dagy CLI against this stack; returns (exit code, output).
+sub cli {
+	my ($self, @args) = @_;
+	local $ENV{DAGY_CONFIG} = "$self->{dir}/dagy.conf";
+	my $bin = ($ENV{DAGY_BUILD} // "$top/build-test") . '/dagy';
+	my $out = `$bin @args 2>&1`;
+	return ($? >> 8, $out);
+}
+
+sub db_stop { $_[0]->stack_cmd('db-stop') }
+sub db_start { $_[0]->stack_cmd('db-start') }
+
+sub api_pids {
+	my ($self) = @_;
+	return split /\s+/, slurp("$self->{dir}/api.pids");
+}
+
+# Creates a user with a role in the admin's org and returns an API key.
+sub user_key {
+	my ($self, $email, $role, %opt) = @_;
+	my $org = $opt{org} // 'default';
+	my ($rc, $out) = $self->cli('user', 'add', $email, '--password', 'pw-' . $email);
+	my $org_id = $self->org_id($org);
+	$self->sql("INSERT INTO memberships (public_id, org_id, user_id, email, role, status, joined_at) "
+		. "SELECT CONCAT('member_', id), $org_id, id, email, '$role', 'active', UTC_TIMESTAMP(6) "
+		. "FROM users WHERE email = '$email' ON DUPLICATE KEY UPDATE role = '$role'")
+		if $role;
+	my @args = ('key', 'create', '--org', $org, '--user', $email, '--name', "k-$email");
+	push @args, '--scopes', $opt{scopes} if $opt{scopes};
+	($rc, $out) = $self->cli(@args);
+	$out =~ s/\s+\z//;
+	die "key create failed: $out" if $rc;
+	return $out;
+}
+
+sub org_id {
+	my ($self, $name) = @_;
+	my ($id) = $self->sql("SELECT id FROM orgs WHERE name = '$name' OR public_id = '$name'");
+	return $id;
+}
+
+sub stop {
+	my ($self) = @_;
+	return if $self->{stopped}++;
+	$self->stack_cmd('stop');
+	system('rm', '-rf', $self->{dir}) unless $ENV{DAGY_KEEP_TEST_DIR};
+}
+
+# Stops the stack, then fails the test if a sanitizer wrote a report:
+# the dagy-api processes have exited by then and LeakSanitizer has run.
+sub finish {
+	my ($self) = @_;
+	$self->stack_cmd('stop');
+	my @reports;
+	for my $f (glob("$self->{dir}/sanitizer/*")) {
+		open my $fh, '<', $f or next;
+		local $/;
+		my $text = <$fh>;
+		push @reports, $text if $text =~ /ERROR: |runtime error/;
+	}
+	ok(!@reports, 'no sanitizer reports') or diag(join "\n", @reports);
+	$self->stop;
+}
+
+sub decode { $json->decode($_[0]) }
+
+END {
+	my $rc = $?;
+	$_->stop for @stacks;
+	$? = $rc;
+}
+
+1;
