@@ -43,8 +43,10 @@ CREATE TABLE memberships (
   CONSTRAINT fk_memberships_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- Credentials are clustered on their lookup id: the hot path of every
+-- authenticated request is one primary-key read.
 CREATE TABLE api_keys (
-  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   public_id VARCHAR(40) NOT NULL,
   lookup_id CHAR(8) NOT NULL,
   secret_hash VARCHAR(160) NOT NULL,
@@ -53,26 +55,30 @@ CREATE TABLE api_keys (
   name VARCHAR(200) NOT NULL,
   scope_mask BIGINT UNSIGNED NOT NULL,
   scopes JSON NOT NULL,
+  authz_gen BIGINT UNSIGNED NOT NULL DEFAULT 0,
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   last_used_at DATETIME(6) NULL,
   expires_at DATETIME(6) NULL,
   revoked_at DATETIME(6) NULL,
+  PRIMARY KEY (lookup_id),
+  UNIQUE KEY uq_api_keys_id (id),
   UNIQUE KEY uq_api_keys_public (public_id),
-  UNIQUE KEY uq_api_keys_lookup (lookup_id),
   KEY ix_api_keys_org (org_id, revoked_at, created_at),
   CONSTRAINT fk_api_keys_org FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE,
   CONSTRAINT fk_api_keys_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE access_tokens (
-  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   lookup_id CHAR(8) NOT NULL,
   secret_hash VARCHAR(160) NOT NULL,
   user_id BIGINT UNSIGNED NOT NULL,
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   expires_at DATETIME(6) NOT NULL,
   revoked_at DATETIME(6) NULL,
-  UNIQUE KEY uq_access_tokens_lookup (lookup_id),
+  authz_gen BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (lookup_id),
+  UNIQUE KEY uq_access_tokens_id (id),
   KEY ix_access_tokens_expiry (expires_at),
   CONSTRAINT fk_access_tokens_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

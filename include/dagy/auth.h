@@ -82,6 +82,12 @@ extern const char *const auth_roles[4];
 int auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
     const char *token, const char *org_public_id, struct principal *p);
 
+/* Makes every process reload, on its next request, what the credentials of
+ * the user (by email, or by id when email is NULL) may do. Call in the
+ * transaction of any change to the user's memberships, roles or default
+ * organization. */
+int auth_invalidate(struct db *db, const char *email, int64_t user_id);
+
 /* Creates an API key for user in org; *key_out is the full key, shown once.
  * scopes NULL means the role's full set. The caller owns the transaction. */
 int auth_key_create(struct db *db, const struct config *cfg, struct arena *a,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dagy/account.h"
+#include "dagy/auth.h"
 #include "dagy/crypto.h"
 #include "dagy/ids.h"
 
@@ -112,7 +113,8 @@ account_org_create(struct db *db, struct arena *a, const char *name,
 	ids_new("member", mpub, sizeof(mpub));
 	if ((rc = db_exec(db, SQL_MEMBER_INSERT_OWNER, "sii", mpub, *org_id, owner_id)) < 0)
 		return (int)rc;
-	if ((rc = db_exec(db, SQL_USER_DEFAULT_ORG, "ii", owner_id, owner_id)) < 0)
+	if ((rc = db_exec(db, SQL_USER_DEFAULT_ORG, "ii", owner_id, owner_id)) < 0 ||
+	    (rc = auth_invalidate(db, NULL, owner_id)) < 0)
 		return (int)rc;
 	*public_id = pub;
 	return 0;
@@ -205,7 +207,8 @@ account_member_add(struct db *db, struct arena *a, int64_t org_id,
 		return ACCOUNT_EEXISTS;
 	if (rc < 0)
 		return (int)rc;
-	if ((rc = db_exec(db, SQL_MEMBER_DEFAULT_ORG, "is", org_id, em)) < 0)
+	if ((rc = db_exec(db, SQL_MEMBER_DEFAULT_ORG, "is", org_id, em)) < 0 ||
+	    (rc = auth_invalidate(db, em, 0)) < 0)
 		return (int)rc;
 	if ((rc = db_query(db, a, &r, SQL_MEMBER_GET, "is", org_id, em)) < 0)
 		return (int)rc;
@@ -256,7 +259,8 @@ account_member_set_role(struct db *db, struct arena *a, int64_t org_id,
 	if (strcmp(db_val(r, 0, 2), "owner") == 0 && strcmp(role, "owner") != 0 &&
 	    strcmp(db_val(r, 0, 3), "active") == 0 && owners->nrows <= 1)
 		return ACCOUNT_ELAST_OWNER;
-	if ((rc = db_exec(db, SQL_MEMBER_SET_ROLE, "sis", role, org_id, em)) < 0)
+	if ((rc = db_exec(db, SQL_MEMBER_SET_ROLE, "sis", role, org_id, em)) < 0 ||
+	    (rc = auth_invalidate(db, em, 0)) < 0)
 		return (int)rc;
 	if ((rc = db_query(db, a, &r, SQL_MEMBER_GET, "is", org_id, em)) < 0)
 		return (int)rc;

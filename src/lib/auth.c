@@ -61,10 +61,19 @@ static const uint64_t role_masks[4] = {
 
 const char *const auth_roles[4] = {"owner", "admin", "developer", "viewer"};
 
+/* A verified credential and, for the generation it was loaded at, who it
+ * acts as. Strings are copied in so a slot outlives the request arena. */
 struct cache_slot {
 	uint8_t sha[32];
-	int64_t cred_id;
+	int64_t cred_id, gen;
 	time_t verified_at, last_used_at;
+	int loaded; /* the fields below hold the principal for gen */
+	int denied; /* the org exists not, or the user is no active member */
+	char org_asked[48]; /* the org the request named, "" for the default */
+	int64_t user_id, org_id;
+	int super_admin;
+	uint64_t perms;
+	char email[256], org_public_id[48], org_name[208], role[16];
 };
 
 static struct cache_slot cache[CACHE_SLOTS];
@@ -163,46 +172,102 @@ parse_token(const char *t, char lookup[LOOKUP_LEN + 1], const char **secret)
 	return kind;
 }
 
-/* Each statement returns: cred id, secret hash, user id, email,
- * super_admin, org id, org public id, org name, role, scope mask. A key
- * acts in the org it was made in unless the request names another org of
- * its user; an access token in the named org or the user's default. */
-#define SQL_KEY_HEAD \
-    "SELECT k.id, k.secret_hash, u.id, u.email, u.super_admin," \
-    " o.id, o.public_id, o.name, m.role, k.scope_mask" \
-    " FROM api_keys k JOIN users u ON u.id = k.user_id"
-#define SQL_KEY_TAIL \
+/* The hot path reads one row of one table: the credential's hash and its
+ * authorisation generation. The generation is bumped (auth_invalidate)
+ * whenever its user's memberships change, so the cached principal is
+ * reloaded, with the joins below, only when it may have changed. */
+static const char SQL_KEY_ROW[] =
+    "SELECT id, secret_hash, authz_gen FROM api_keys"
+    " WHERE lookup_id = ? AND revoked_at IS NULL"
+    " AND (expires_at IS NULL OR expires_at > UTC_TIMESTAMP(6))";
+static const char SQL_TOKEN_ROW[] =
+    "SELECT id, secret_hash, authz_gen FROM access_tokens"
+    " WHERE lookup_id = ? AND revoked_at IS NULL"
+    " AND expires_at > UTC_TIMESTAMP(6)";
+
+/* Each returns: user id, email, super_admin, org id, org public id, org
+ * name, role, scope mask. A key acts in the org it was made in unless the
+ * request names another org of its user; an access token in the named org
+ * or the user's default. */
+#define SQL_WHO_TAIL \
     " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id" \
-    "  AND m.status = 'active'" \
-    " WHERE k.lookup_id = ? AND k.revoked_at IS NULL" \
-    " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP(6))"
-static const char SQL_KEY[] =
-    SQL_KEY_HEAD " LEFT JOIN orgs o ON o.id = k.org_id" SQL_KEY_TAIL;
-static const char SQL_KEY_ORG[] =
-    SQL_KEY_HEAD " LEFT JOIN orgs o ON o.public_id = ?" SQL_KEY_TAIL;
-
-static const char SQL_TOKEN_DEFAULT_ORG[] =
-    "SELECT t.id, t.secret_hash, u.id, u.email, u.super_admin,"
-    " o.id, o.public_id, o.name, m.role, NULL"
-    " FROM access_tokens t JOIN users u ON u.id = t.user_id"
-    " LEFT JOIN orgs o ON o.id = u.default_org_id"
-    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id"
-    "  AND m.status = 'active'"
-    " WHERE t.lookup_id = ? AND t.revoked_at IS NULL"
-    " AND t.expires_at > UTC_TIMESTAMP(6)";
-
-static const char SQL_TOKEN_ORG[] =
-    "SELECT t.id, t.secret_hash, u.id, u.email, u.super_admin,"
-    " o.id, o.public_id, o.name, m.role, NULL"
-    " FROM access_tokens t JOIN users u ON u.id = t.user_id"
-    " LEFT JOIN orgs o ON o.public_id = ?"
-    " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id"
-    "  AND m.status = 'active'"
-    " WHERE t.lookup_id = ? AND t.revoked_at IS NULL"
-    " AND t.expires_at > UTC_TIMESTAMP(6)";
+    "  AND m.status = 'active' WHERE c.id = ?"
+#define SQL_WHO_KEY \
+    "SELECT u.id, u.email, u.super_admin, o.id, o.public_id, o.name, m.role," \
+    " c.scope_mask FROM api_keys c JOIN users u ON u.id = c.user_id"
+#define SQL_WHO_TOKEN \
+    "SELECT u.id, u.email, u.super_admin, o.id, o.public_id, o.name, m.role," \
+    " NULL FROM access_tokens c JOIN users u ON u.id = c.user_id"
+static const char SQL_WHO_KEY_OWN[] =
+    SQL_WHO_KEY " LEFT JOIN orgs o ON o.id = c.org_id" SQL_WHO_TAIL;
+static const char SQL_WHO_KEY_ORG[] =
+    SQL_WHO_KEY " LEFT JOIN orgs o ON o.public_id = ?" SQL_WHO_TAIL;
+static const char SQL_WHO_TOKEN_OWN[] =
+    SQL_WHO_TOKEN " LEFT JOIN orgs o ON o.id = u.default_org_id" SQL_WHO_TAIL;
+static const char SQL_WHO_TOKEN_ORG[] =
+    SQL_WHO_TOKEN " LEFT JOIN orgs o ON o.public_id = ?" SQL_WHO_TAIL;
 
 static const char SQL_KEY_TOUCH[] =
     "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6) WHERE id = ?";
+static const char SQL_INVALIDATE_KEYS[] =
+    "UPDATE api_keys k JOIN users u ON u.id = k.user_id"
+    " SET k.authz_gen = k.authz_gen + 1 WHERE u.email = ? OR u.id = ?";
+static const char SQL_INVALIDATE_TOKENS[] =
+    "UPDATE access_tokens t JOIN users u ON u.id = t.user_id"
+    " SET t.authz_gen = t.authz_gen + 1 WHERE u.email = ? OR u.id = ?";
+
+int
+auth_invalidate(struct db *db, const char *email, int64_t user_id)
+{
+	int64_t rc = db_exec(db, SQL_INVALIDATE_KEYS, "si", email, user_id);
+
+	if (rc >= 0)
+		rc = db_exec(db, SQL_INVALIDATE_TOKENS, "si", email, user_id);
+	return rc < 0 ? (int)rc : 0;
+}
+
+static void
+copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src != NULL ? src : "");
+}
+
+/* Loads who the credential acts as into the slot. */
+static int
+load_principal(struct db *db, struct arena *a, enum cred_kind kind,
+    const char *org, struct cache_slot *slot)
+{
+	struct db_res *r;
+	int rc;
+
+	if (kind == CRED_API_KEY && org != NULL)
+		rc = db_query(db, a, &r, SQL_WHO_KEY_ORG, "si", org, slot->cred_id);
+	else if (kind == CRED_API_KEY)
+		rc = db_query(db, a, &r, SQL_WHO_KEY_OWN, "i", slot->cred_id);
+	else if (org != NULL)
+		rc = db_query(db, a, &r, SQL_WHO_TOKEN_ORG, "si", org, slot->cred_id);
+	else
+		rc = db_query(db, a, &r, SQL_WHO_TOKEN_OWN, "i", slot->cred_id);
+	if (rc < 0)
+		return rc;
+	if (r->nrows != 1)
+		return AUTH_EUNAUTH;
+	slot->user_id = db_int(r, 0, 0);
+	copy(slot->email, sizeof(slot->email), db_val(r, 0, 1));
+	slot->super_admin = db_int(r, 0, 2) != 0;
+	slot->org_id = db_val(r, 0, 6) != NULL ? db_int(r, 0, 3) : 0;
+	/* No org at all is fine (a new user); an org without membership is not. */
+	slot->denied = db_val(r, 0, 6) == NULL && (db_val(r, 0, 3) != NULL || org != NULL);
+	copy(slot->org_public_id, sizeof(slot->org_public_id), db_val(r, 0, 4));
+	copy(slot->org_name, sizeof(slot->org_name), db_val(r, 0, 5));
+	copy(slot->role, sizeof(slot->role), db_val(r, 0, 6));
+	slot->perms = auth_role_perms(db_val(r, 0, 6));
+	if (kind == CRED_API_KEY)
+		slot->perms &= (uint64_t)strtoull(db_val(r, 0, 7), NULL, 10);
+	slot->loaded = 1;
+	copy(slot->org_asked, sizeof(slot->org_asked), org);
+	return 0;
+}
 
 int
 auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
@@ -215,61 +280,64 @@ auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
 	struct cache_slot *slot;
 	uint8_t sha[32];
 	time_t now = time(NULL);
+	int64_t id, gen;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if (token == NULL || (kind = parse_token(token, lookup, &secret)) == CRED_NONE)
 		return AUTH_EUNAUTH;
-	if (kind == CRED_API_KEY && org_public_id != NULL)
-		rc = db_query(db, a, &res, SQL_KEY_ORG, "ss", org_public_id, lookup);
-	else if (kind == CRED_API_KEY)
-		rc = db_query(db, a, &res, SQL_KEY, "s", lookup);
-	else if (org_public_id != NULL)
-		rc = db_query(db, a, &res, SQL_TOKEN_ORG, "ss", org_public_id, lookup);
-	else
-		rc = db_query(db, a, &res, SQL_TOKEN_DEFAULT_ORG, "s", lookup);
+	if (org_public_id != NULL && strlen(org_public_id) >= sizeof(slot->org_asked))
+		return AUTH_ENOT_MEMBER;
+	rc = db_query(db, a, &res, kind == CRED_API_KEY ? SQL_KEY_ROW : SQL_TOKEN_ROW,
+	    "s", lookup);
 	if (rc < 0)
 		return rc;
 	if (res->nrows != 1)
 		return AUTH_EUNAUTH;
+	id = db_int(res, 0, 0);
+	gen = db_int(res, 0, 2);
 
 	crypto_sha256(token, strlen(token), sha);
 	slot = &cache[(sha[0] | sha[1] << 8) % CACHE_SLOTS];
-	p->cred_id = db_int(res, 0, 0);
-	if (!(crypto_equal(slot->sha, sha, 32) && slot->cred_id == p->cred_id &&
+	if (!(crypto_equal(slot->sha, sha, 32) && slot->cred_id == id &&
 	    now - slot->verified_at < config_int(cfg, "auth", "cache_ttl_seconds"))) {
 		if (!crypto_verify_secret(db_val(res, 0, 1), secret))
 			return AUTH_EUNAUTH;
 		memcpy(slot->sha, sha, 32);
-		slot->cred_id = p->cred_id;
+		slot->cred_id = id;
 		slot->verified_at = now;
 		slot->last_used_at = 0;
+		slot->loaded = 0;
 	}
+	if (!slot->loaded || slot->gen != gen ||
+	    strcmp(slot->org_asked, org_public_id != NULL ? org_public_id : "") != 0) {
+		slot->gen = gen;
+		if ((rc = load_principal(db, a, kind, org_public_id, slot)) < 0) {
+			slot->loaded = 0;
+			return rc;
+		}
+	}
+	if (slot->denied)
+		return AUTH_ENOT_MEMBER;
 
 	p->kind = kind;
-	p->user_id = db_int(res, 0, 2);
-	p->email = db_val(res, 0, 3);
-	p->super_admin = db_int(res, 0, 4) != 0;
-	if (db_val(res, 0, 5) != NULL) {
-		if (db_val(res, 0, 8) == NULL)
-			return AUTH_ENOT_MEMBER;
-		p->org_id = db_int(res, 0, 5);
-		p->org_public_id = db_val(res, 0, 6);
-		p->org_name = db_val(res, 0, 7);
-		p->role = db_val(res, 0, 8);
-		p->perms = auth_role_perms(p->role);
-	} else if (org_public_id != NULL) {
-		return AUTH_ENOT_MEMBER;
+	p->cred_id = id;
+	p->user_id = slot->user_id;
+	p->email = arena_strdup(a, slot->email);
+	p->super_admin = slot->super_admin;
+	if (slot->org_id != 0) {
+		p->org_id = slot->org_id;
+		p->org_public_id = arena_strdup(a, slot->org_public_id);
+		p->org_name = arena_strdup(a, slot->org_name);
+		p->role = arena_strdup(a, slot->role);
+		p->perms = slot->perms;
 	}
-	if (kind == CRED_API_KEY) {
-		p->perms &= (uint64_t)strtoull(db_val(res, 0, 9), NULL, 10);
-		/* last_used_at is advisory: one write a minute per key and process
-		 * keeps it useful without a write on every read. */
-		if (now - slot->last_used_at >= LAST_USED_EVERY) {
-			slot->last_used_at = now;
-			if ((rc = (int)db_exec(db, SQL_KEY_TOUCH, "i", p->cred_id)) < 0)
-				return rc;
-		}
+	/* last_used_at is advisory: one write a minute per key and process
+	 * keeps it useful without a write on every read. */
+	if (kind == CRED_API_KEY && now - slot->last_used_at >= LAST_USED_EVERY) {
+		slot->last_used_at = now;
+		if ((rc = (int)db_exec(db, SQL_KEY_TOUCH, "i", id)) < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -305,9 +305,9 @@ db_query(struct db *db, struct arena *a, struct db_res **out, const char *sql,
 {
 	struct params p;
 	MYSQL_STMT *st;
-	MYSQL_BIND *rb = NULL;
-	unsigned long *lens = NULL;
-	my_bool *nulls = NULL;
+	MYSQL_BIND *rb;
+	unsigned long *lens;
+	my_bool *nulls;
 	struct db_res *res;
 	unsigned ncols, cap = 0, c;
 	va_list ap;
@@ -329,11 +329,9 @@ db_query(struct db *db, struct arena *a, struct db_res **out, const char *sql,
 		rc = map_error(db, mysql_stmt_errno(st), mysql_stmt_error(st));
 		goto fail;
 	}
-	rb = calloc(ncols, sizeof(*rb));
-	lens = calloc(ncols, sizeof(*lens));
-	nulls = calloc(ncols, sizeof(*nulls));
-	if (rb == NULL || lens == NULL || nulls == NULL)
-		abort();
+	rb = arena_calloc(a, ncols * sizeof(*rb));
+	lens = arena_calloc(a, ncols * sizeof(*lens));
+	nulls = arena_calloc(a, ncols * sizeof(*nulls));
 	for (c = 0; c < ncols; c++) {
 		rb[c].buffer_type = MYSQL_TYPE_STRING;
 		rb[c].buffer = arena_alloc(a, MIN_COLBUF);
@@ -392,16 +390,10 @@ db_query(struct db *db, struct arena *a, struct db_res **out, const char *sql,
 	}
 done:
 	mysql_stmt_free_result(st);
-	free(rb);
-	free(lens);
-	free(nulls);
 	*out = res;
 	return 0;
 fail:
 	mysql_stmt_free_result(st);
-	free(rb);
-	free(lens);
-	free(nulls);
 	return rc;
 }
 

@@ -113,6 +113,12 @@ $r = $s->as($viewer, GET => '/v1/api-keys');
 is($r->{status}, 403, 'a viewer on /v1/api-keys: 403');
 like($r->{json}{message}, qr/admin\.api_keys/, 'the 403 names the permission');
 is($s->as($viewer, GET => '/v1/me')->{json}{role}, 'viewer', 'viewer role reported');
+my $default_org = $s->req(GET => '/v1/me')->{json}{org_id};
+is($s->req(PATCH => "/v1/orgs/$default_org/members/viewer\@dagy.local/role", { role => 'admin' })->{status},
+	200, 'promote the viewer');
+is($s->as($viewer, GET => '/v1/api-keys')->{status}, 200, 'the promotion applies to the next request');
+$s->req(PATCH => "/v1/orgs/$default_org/members/viewer\@dagy.local/role", { role => 'viewer' });
+is($s->as($viewer, GET => '/v1/api-keys')->{status}, 403, 'and so does the demotion');
 
 # --- organizations ---------------------------------------------------------------
 my $me = $s->req(GET => '/v1/me')->{json};
