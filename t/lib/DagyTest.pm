@@ -107,7 +107,15 @@ sub cli {
 	my ($self, @args) = @_;
 	local $ENV{DAGY_CONFIG} = "$self->{dir}/dagy.conf";
 	my $bin = ($ENV{DAGY_BUILD} // "$top/build-test") . '/dagy';
-	my $out = `$bin @args 2>&1`;
+	my $pid = open(my $fh, '-|') // die "fork: $!";
+	if (!$pid) {
+		open STDERR, '>&', \*STDOUT;
+		exec $bin, @args;
+		exit 127;
+	}
+	local $/;
+	my $out = <$fh> // '';
+	close $fh;
 	return ($? >> 8, $out);
 }
 
