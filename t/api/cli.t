@@ -10,7 +10,7 @@ my ($rc, $out);
 ($rc, $out) = $s->cli('migrate');
 is($rc, 0, 'migrate again: success');
 like($out, qr/\(0 applied\)/, 'nothing left to apply');
-$s->sql('INSERT INTO schema_migrations (version, name) VALUES (999, 'future')');
+$s->sql(q{INSERT INTO schema_migrations (version, name) VALUES (999, 'future')});
 ($rc, $out) = $s->cli('migrate');
 isnt($rc, 0, 'a database newer than the binary is refused');
 like($out, qr/newer than this dagy/, 'and says so');
