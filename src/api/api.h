@@ -49,9 +49,16 @@ struct req {
 
 /* Route tables of each resource file (see api_routes in main.c). */
 extern const struct route login_routes[], users_routes[], api_keys_routes[],
-    orgs_routes[], health_routes[];
+    orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
+    drafts_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
-    orgs_routes_n, health_routes_n;
+    orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
+    drafts_routes_n;
+
+/* Registers spec as a version of flow `name` (flows.c): validates, stores,
+ * audits, commits and answers 201, or answers the 4xx itself. */
+int flows_api_register(struct req *r, json_t *spec, const char *name,
+    const char *version);
 
 const char *req_param(struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
@@ -62,6 +69,25 @@ const char *req_env(struct req *r, const char *cgi_name);
  * -1 after answering 400 with details naming the field. */
 int req_str(struct req *r, const char *field, int required, size_t maxlen,
     const char **out);
+
+/* limit and next_token of a list: 0 with *limit and *after (the decoded
+ * key array, a new reference, or NULL on the first page), or -1 after a
+ * 400 naming the parameter. */
+int req_page(struct req *r, int def, int max, int *limit, json_t **after);
+/* A resource name (flow, deployment): 1-200 letters, digits, '.', '_',
+ * '-'. 0 with *out, or -1 after a 400. */
+int req_name(struct req *r, const char *field, int required, const char **out);
+/* A version given as a number or a string: 0 with *out (NULL if absent),
+ * or -1 after a 400. */
+int req_version(struct req *r, const char *field, const char **out);
+/* An optional field that must be a JSON object (or array when arrays is
+ * set): 0 with *out (borrowed, NULL if absent) or -1 after a 400. */
+int req_json_field(struct req *r, const char *field, int arrays, json_t **out);
+/* {"items": items, "next_token": token or null}; key (stolen) is the last
+ * row's sort key when there may be more. */
+int api_page(struct req *r, json_t *items, json_t *key);
+/* Parses a JSON column, or null for NULL/garbage. */
+json_t *api_json_col(const char *text);
 
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);

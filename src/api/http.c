@@ -2,11 +2,13 @@
  * shape of the route's dialect: Dagy {"error","message","details"},
  * daggle {"error": text}, dagctl {"detail": text}. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
+#include "dagy/page.h"
 
 const char *
 req_param(struct req *r, const char *name)
@@ -190,4 +192,94 @@ json_t *
 api_str_or_null(const char *s)
 {
 	return s != NULL ? json_string(s) : json_null();
+}
+
+int
+req_page(struct req *r, int def, int max, int *limit, json_t **after)
+{
+	const char *l = req_query(r, "limit"), *t = req_query(r, "next_token");
+	char *end;
+	long v;
+
+	*after = NULL;
+	*limit = def;
+	if (l != NULL) {
+		v = strtol(l, &end, 10);
+		if (*l == '\0' || *end != '\0' || v < 1 || v > max)
+			return api_invalid(r, "limit", "must be an integer from 1 to %d", max), -1;
+		*limit = (int)v;
+	}
+	if (t != NULL && *t != '\0' &&
+	    (*after = page_decode(r->srv->cfg, t)) == NULL)
+		return api_invalid(r, "next_token", "is not a token this list gave out"), -1;
+	return 0;
+}
+
+int
+req_version(struct req *r, const char *field, const char **out)
+{
+	json_t *v = json_object_get(r->body_json, field);
+	const char *s;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		s = arena_printf(&r->arena, "%lld", (long long)json_integer_value(v));
+	else if (json_is_string(v))
+		s = json_string_value(v);
+	else
+		return api_invalid(r, field, "must be a string or a whole number"), -1;
+	if (*s == '\0' || strlen(s) > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != strlen(s) ||
+	    strcmp(s, "latest") == 0 || strcmp(s, "versions") == 0)
+		return api_invalid(r, field, "must be 1-64 letters, digits, '.', '_', "
+		    "'+' or '-' and not 'latest' or 'versions'"), -1;
+	*out = s;
+	return 0;
+}
+
+int
+req_json_field(struct req *r, const char *field, int arrays, json_t **out)
+{
+	json_t *v = json_object_get(r->body_json, field);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_object(v) && !(arrays && json_is_array(v)))
+		return api_invalid(r, field, "must be a JSON %s", arrays ?
+		    "object or array" : "object"), -1;
+	*out = v;
+	return 0;
+}
+
+int
+api_page(struct req *r, json_t *items, json_t *key)
+{
+	json_t *tok = key != NULL ?
+	    json_string(page_encode(r->srv->cfg, &r->arena, key)) : json_null();
+
+	json_decref(key);
+	return api_json(r, 200, json_pack("{s:o, s:o}", "items", items,
+	    "next_token", tok));
+}
+
+json_t *
+api_json_col(const char *text)
+{
+	json_t *v = text != NULL ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	return v != NULL ? v : json_null();
+}
+
+int
+req_name(struct req *r, const char *field, int required, const char **out)
+{
+	if (req_str(r, field, required, 200, out) < 0)
+		return -1;
+	if (*out != NULL && (**out == '\0' || strspn(*out, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(*out) || **out == '.'))
+		return api_invalid(r, field, "must be 1-200 letters, digits, '.', '_' or '-'"), -1;
+	return 0;
 }

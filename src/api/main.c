@@ -23,6 +23,9 @@ static const struct {
 	{api_keys_routes, &api_keys_routes_n},
 	{orgs_routes, &orgs_routes_n},
 	{health_routes, &health_routes_n},
+	{flows_routes, &flows_routes_n},
+	{deployments_routes, &deployments_routes_n},
+	{drafts_routes, &drafts_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
@@ -315,6 +318,10 @@ main(void)
 	}
 	if (strcmp(config_str(srv.cfg, "log", "level"), "debug") == 0)
 		log_init("dagy-api", LOG_LVL_DEBUG);
+	if (log_to_file(config_str(srv.cfg, "log", "file")) < 0) {
+		log_syserr("cannot open log file %s", config_str(srv.cfg, "log", "file"));
+		goto done;
+	}
 	srv.max_body = config_int(srv.cfg, "api", "max_body_bytes");
 	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
 	if (build_router(&srv) < 0)

@@ -31,6 +31,7 @@ static const struct known_key known[] = {
 	{"auth", "cache_ttl_seconds", K_INT, "300"},
 	{"api", "max_body_bytes", K_INT, "1048576"},
 	{"api", "retry_after_seconds", K_INT, "5"},
+	{"api", "cursor_secret", K_STR, ""},
 	{"api", "worker_socket", K_STR, "/run/dagy/worker.sock"},
 	{"worker", "concurrency", K_INT, "8"},
 	{"worker", "max_step_timeout_seconds", K_INT, "86400"},
@@ -39,6 +40,7 @@ static const struct known_key known[] = {
 	{"worker", "catchup_max", K_INT, "100"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
 	{"log", "level", K_STR, "info"},
+	{"log", "file", K_STR, ""},
 };
 
 /* Sections reserved for later modules: any key is accepted there. */

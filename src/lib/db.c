@@ -25,6 +25,7 @@ struct db {
 	struct stmt_slot *stmts;
 	size_t nstmts, capstmts;
 	int in_tx;
+	int64_t insert_id; /* of the last db_exec */
 	char err[512];
 };
 
@@ -288,13 +289,14 @@ db_exec(struct db *db, const char *sql, const char *types, ...)
 		return rc;
 	if (mysql_stmt_field_count(st) > 0)
 		mysql_stmt_free_result(st);
+	db->insert_id = (int64_t)mysql_stmt_insert_id(st);
 	return (int64_t)mysql_stmt_affected_rows(st);
 }
 
 int64_t
 db_insert_id(struct db *db)
 {
-	return db->conn != NULL ? (int64_t)mysql_insert_id(db->conn) : 0;
+	return db->insert_id;
 }
 
 #define MIN_COLBUF 64

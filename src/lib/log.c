@@ -28,6 +28,17 @@ log_set_sink(log_sink_fn sink)
 	log_sink = sink;
 }
 
+int
+log_to_file(const char *path)
+{
+	if (path == NULL || *path == '\0')
+		return 0;
+	if (freopen(path, "a", stderr) == NULL)
+		return -1;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	return 0;
+}
+
 static void
 log_emit(enum log_level lvl, const char *fmt, va_list ap, const char *suffix)
 {
