@@ -131,7 +131,7 @@ cron_parse(const char *expr, struct cron *c, char *err, size_t errlen)
 		{"@daily", "0 0 * * *"}, {"@midnight", "0 0 * * *"},
 		{"@hourly", "0 * * * *"},
 	};
-	char buf[256], *part[6], *save = NULL;
+	char buf[256], *part[5], *tok, *save = NULL;
 	uint64_t bits;
 	int n = 0, star, i, m, d;
 
@@ -151,9 +151,10 @@ cron_parse(const char *expr, struct cron *c, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(buf, sizeof(buf), "%s", expr);
-	for (part[n] = strtok_r(buf, " \t", &save); part[n] != NULL && n < 6;
-	    part[n] = strtok_r(NULL, " \t", &save))
-		n++;
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save))
+		if (n++ < 5)
+			part[n - 1] = tok;
 	if (n != 5) {
 		snprintf(err, errlen, "expected 5 fields (minute hour day-of-month "
 		    "month day-of-week), got %d", n);
