@@ -50,10 +50,10 @@ struct req {
 /* Route tables of each resource file (see api_routes in main.c). */
 extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
-    drafts_routes[];
+    drafts_routes[], runs_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
-    drafts_routes_n;
+    drafts_routes_n, runs_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -106,5 +106,25 @@ int api_invalid(struct req *r, const char *field, const char *fmt, ...)
 const char *api_now(struct req *r);
 /* json_string, or json_null for NULL. */
 json_t *api_str_or_null(const char *s);
+
+/* Triggering and reading runs (runs.c), shared with the dialects. */
+struct run_trigger {
+	const char *flow, *version, *deployment, *executor, *mode, *trigger;
+	json_t *params, *tags; /* borrowed; may be NULL */
+	int execute;
+};
+/* 0 with *row the new run; 1 after answering a 4xx; or a db_err. */
+int runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row);
+/* 0, RUNS_ENOTFOUND, RUNS_EFINISHED (with *row) or a db_err; commits. */
+int runs_api_cancel(struct req *r, const char *id, struct db_res **row);
+/* 0, RUNS_ENOTWAITING, RUNS_ENOTFOUND or a db_err; commits. */
+int runs_api_decide(struct req *r, int64_t run_dbid, const char *run_id,
+    const char *step, int approve);
+/* {"step_id", "stdout", "stderr"} of one step's captured output. */
+int runs_api_step_log(struct req *r, int64_t run_dbid, const char *step, json_t **out);
+json_t *runs_api_json(const struct db_res *rows, unsigned i, int full);
+json_t *runs_api_step_json(const struct db_res *steps, unsigned i);
+/* The signed token for a keyset key (stolen). */
+const char *page_token(struct req *r, json_t *key);
 
 #endif

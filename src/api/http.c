@@ -254,15 +254,20 @@ req_json_field(struct req *r, const char *field, int arrays, json_t **out)
 	return 0;
 }
 
+const char *
+page_token(struct req *r, json_t *key)
+{
+	const char *t = page_encode(r->srv->cfg, &r->arena, key);
+
+	json_decref(key);
+	return t;
+}
+
 int
 api_page(struct req *r, json_t *items, json_t *key)
 {
-	json_t *tok = key != NULL ?
-	    json_string(page_encode(r->srv->cfg, &r->arena, key)) : json_null();
-
-	json_decref(key);
 	return api_json(r, 200, json_pack("{s:o, s:o}", "items", items,
-	    "next_token", tok));
+	    "next_token", key != NULL ? json_string(page_token(r, key)) : json_null()));
 }
 
 json_t *

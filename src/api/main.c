@@ -26,6 +26,7 @@ static const struct {
 	{flows_routes, &flows_routes_n},
 	{deployments_routes, &deployments_routes_n},
 	{drafts_routes, &drafts_routes_n},
+	{runs_routes, &runs_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
@@ -225,7 +226,7 @@ write_response(struct req *r)
 	if (!r->responded)
 		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
 	if (r->resp != NULL) {
-		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY);
+		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
 	}
 	head = arena_printf(&r->arena,

@@ -9,7 +9,7 @@
 	" d.default_executor, d.execution_mode, d.tags, d.dep_package_slugs, " \
 	TS("d.updated_at") ", d.promoted_from_env, d.promoted_from_deployment, " \
 	TS("d.promoted_at") ", d.public_id, d.status, " TS("d.created_at") \
-	", v.seq, v.id, f.id" \
+	", v.seq, v.id, f.id, d.id" \
 	" FROM deployments d JOIN flows f ON f.id = d.flow_id" \
 	" JOIN flow_versions v ON v.id = d.version_id"
 

@@ -1,0 +1,211 @@
+/* SQL of runs, step_runs, step_logs and step_outputs as the API reads and
+ * changes them. */
+#include <string.h>
+#include <time.h>
+
+#include "dagy/ids.h"
+#include "dagy/runs.h"
+
+#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
+#define SECS(a, b) "ROUND(TIMESTAMPDIFF(MICROSECOND, " a ", " b ") / 1e6, 3)"
+#define RUN_SELECT \
+	"SELECT r.public_id, r.run_slug, f.name, v.version, d.name, r.status, " \
+	TS("r.created_at") ", " TS("r.started_at") ", " TS("r.completed_at") ", " \
+	SECS("r.started_at", "COALESCE(r.completed_at, UTC_TIMESTAMP(6))") \
+	", r.executor, r.execution_mode, r.parameters, r.output, r.error," \
+	" r.retry_count, r.tags, r.id, r.flow_id, r.trigger_type, r.worker_id, " \
+	TS("r.cancelled_at") ", DATE_FORMAT(r.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')," \
+	" v.code_hash, " TS("r.scheduled_for") ", r.schedule_id" \
+	" FROM runs r JOIN flows f ON f.id = r.flow_id" \
+	" JOIN flow_versions v ON v.id = r.version_id" \
+	" LEFT JOIN deployments d ON d.id = r.deployment_id"
+
+static const char SQL_INSERT[] =
+    "INSERT INTO runs (public_id, org_id, flow_id, version_id, deployment_id,"
+    " schedule_id, scheduled_for, run_slug, status, trigger_type, parameters,"
+    " executor, execution_mode, tags, created_by)"
+    " VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))";
+
+int
+runs_create(struct db *db, struct arena *a, const struct run_new *n,
+    const char **public_id, const char **slug)
+{
+	char *pub = arena_alloc(a, 32), stamp[32], rnd[5];
+	time_t now = time(NULL);
+	struct tm tm;
+	int attempt;
+
+	ids_new("run", pub, 32);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d-%H%M%S", &tm);
+	/* The slug is readable first; two runs of a flow in one second get a
+	 * random suffix. */
+	for (attempt = 0; attempt < 5; attempt++) {
+		int64_t rc;
+		char *s;
+
+		if (attempt == 0) {
+			s = arena_printf(a, "%s-%s", n->flow_name, stamp);
+		} else {
+			ids_random_chars(rnd, 4);
+			s = arena_printf(a, "%s-%s-%s", n->flow_name, stamp, rnd);
+		}
+		rc = db_exec(db, SQL_INSERT, "siiiiissssssssi", pub, n->org_id,
+		    n->flow_id, n->version_id, n->deployment_id, n->schedule_id,
+		    n->scheduled_for, s, n->status, n->trigger, n->params,
+		    n->executor ? n->executor : "local", n->mode ? n->mode : "nano",
+		    n->tags, n->user_id);
+		if (rc == DB_EDUP && attempt < 4 && n->schedule_id == 0)
+			continue;
+		if (rc < 0)
+			return (int)rc;
+		*public_id = pub;
+		*slug = s;
+		return 0;
+	}
+	return DB_EDUP;
+}
+
+static const char SQL_GET[] = RUN_SELECT " WHERE r.org_id = ? AND r.public_id = ?";
+
+int
+runs_get(struct db *db, struct arena *a, int64_t org_id, const char *id,
+    struct db_res **row)
+{
+	int rc = db_query(db, a, row, SQL_GET, "is", org_id, id);
+
+	if (rc == 0 && (*row)->nrows == 0)
+		return RUNS_ENOTFOUND;
+	return rc;
+}
+
+static const char SQL_LIST[] = RUN_SELECT
+    " WHERE r.org_id = ? AND r.id < ? AND (? IS NULL OR r.status = ?)"
+    " AND (? IS NULL OR f.name = ?) ORDER BY r.id DESC LIMIT ?";
+
+int
+runs_list(struct db *db, struct arena *a, int64_t org_id, const char *flow,
+    const char *status, int64_t before, int limit, struct db_res **rows)
+{
+	return db_query(db, a, rows, SQL_LIST, "iissssi", org_id,
+	    before > 0 ? before : INT64_MAX, status, status, flow, flow, (int64_t)limit);
+}
+
+static const char SQL_CANCEL[] =
+    "UPDATE runs SET status = 'cancelled', cancelled_at = UTC_TIMESTAMP(6),"
+    " completed_at = COALESCE(completed_at, UTC_TIMESTAMP(6)),"
+    " error = COALESCE(error, 'cancelled'), updated_at = UTC_TIMESTAMP(6)"
+    " WHERE org_id = ? AND public_id = ? AND status IN ('queued', 'running', 'created')";
+static const char SQL_CANCEL_STEPS[] =
+    "UPDATE step_runs SET status = 'cancelled', updated_at = UTC_TIMESTAMP(6),"
+    " finished_at = COALESCE(finished_at, UTC_TIMESTAMP(6))"
+    " WHERE run_id = ? AND status IN ('pending', 'waiting_approval')";
+
+int
+runs_cancel(struct db *db, struct arena *a, int64_t org_id, const char *id,
+    struct db_res **row)
+{
+	int64_t rc = db_exec(db, SQL_CANCEL, "is", org_id, id);
+
+	if (rc < 0)
+		return (int)rc;
+	if (rc == 0) {
+		rc = runs_get(db, a, org_id, id, row);
+		return rc < 0 ? (int)rc : RUNS_EFINISHED;
+	}
+	if ((rc = runs_get(db, a, org_id, id, row)) < 0)
+		return (int)rc;
+	/* Steps still running are the worker's to stop and record. */
+	rc = db_exec(db, SQL_CANCEL_STEPS, "i", db_int(*row, 0, RUN_C_DBID));
+	return rc < 0 ? (int)rc : 0;
+}
+
+static const char SQL_RETRY[] =
+    "UPDATE runs SET status = 'queued', retry_count = retry_count + 1,"
+    " completed_at = NULL, cancelled_at = NULL, error = NULL, worker_id = NULL,"
+    " lease_expires_at = NULL, updated_at = UTC_TIMESTAMP(6)"
+    " WHERE org_id = ? AND public_id = ? AND status IN ('failed', 'cancelled')";
+static const char SQL_RETRY_STEPS[] =
+    "UPDATE step_runs SET status = 'pending', attempt = 0, exit_code = NULL,"
+    " error = NULL, started_at = NULL, finished_at = NULL,"
+    " updated_at = UTC_TIMESTAMP(6)"
+    " WHERE run_id = ? AND status IN ('failed', 'skipped', 'cancelled', 'rejected', 'running')";
+
+int
+runs_retry(struct db *db, struct arena *a, int64_t org_id, const char *id,
+    struct db_res **row)
+{
+	int64_t rc = db_exec(db, SQL_RETRY, "is", org_id, id);
+
+	if (rc < 0)
+		return (int)rc;
+	if (rc == 0) {
+		rc = runs_get(db, a, org_id, id, row);
+		return rc < 0 ? (int)rc : RUNS_EACTIVE;
+	}
+	if ((rc = runs_get(db, a, org_id, id, row)) < 0)
+		return (int)rc;
+	rc = db_exec(db, SQL_RETRY_STEPS, "i", db_int(*row, 0, RUN_C_DBID));
+	return rc < 0 ? (int)rc : 0;
+}
+
+static const char SQL_STEPS[] =
+    "SELECT step_id, type, status, attempt, exit_code, error, worker, "
+    TS("started_at") ", " TS("finished_at") ", "
+    SECS("started_at", "COALESCE(finished_at, UTC_TIMESTAMP(6))") ", "
+    "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), id, decided_by"
+    " FROM step_runs WHERE run_id = ? ORDER BY id";
+
+int
+runs_steps(struct db *db, struct arena *a, int64_t run_dbid, struct db_res **rows)
+{
+	return db_query(db, a, rows, SQL_STEPS, "i", run_dbid);
+}
+
+static const char SQL_LOGS[] =
+    "SELECT id, step_id, stream, DATE_FORMAT(ts, '%Y-%m-%dT%H:%i:%s.%fZ'),"
+    " DATE_FORMAT(ingested_at, '%Y-%m-%dT%H:%i:%s.%fZ'), line, truncated"
+    " FROM step_logs WHERE run_id = ? AND id > ? AND (? IS NULL OR step_id = ?)"
+    " ORDER BY id LIMIT ?";
+
+int
+runs_logs(struct db *db, struct arena *a, int64_t run_dbid, const char *step,
+    int64_t after, int limit, struct db_res **rows)
+{
+	return db_query(db, a, rows, SQL_LOGS, "iissi", run_dbid, after, step, step,
+	    (int64_t)limit);
+}
+
+static const char SQL_OUTPUTS[] =
+    "SELECT step_id, k, v FROM step_outputs WHERE run_id = ? ORDER BY seq";
+
+int
+runs_outputs(struct db *db, struct arena *a, int64_t run_dbid, struct db_res **rows)
+{
+	return db_query(db, a, rows, SQL_OUTPUTS, "i", run_dbid);
+}
+
+static const char SQL_DECIDE[] =
+    "UPDATE step_runs SET status = ?, decided_by = ?, finished_at = UTC_TIMESTAMP(6),"
+    " updated_at = UTC_TIMESTAMP(6)"
+    " WHERE run_id = ? AND step_id = ? AND status = 'waiting_approval'";
+static const char SQL_STEP_EXISTS[] =
+    "SELECT status FROM step_runs WHERE run_id = ? AND step_id = ?";
+
+int
+runs_decide(struct db *db, int64_t run_dbid, const char *step, int approve,
+    const char *who)
+{
+	struct arena a = {0};
+	struct db_res *r;
+	int64_t rc = db_exec(db, SQL_DECIDE, "ssis", approve ? "success" : "rejected",
+	    who, run_dbid, step);
+
+	if (rc != 0)
+		return rc < 0 ? (int)rc : 0;
+	rc = db_query(db, &a, &r, SQL_STEP_EXISTS, "is", run_dbid, step);
+	if (rc == 0)
+		rc = r->nrows == 0 ? RUNS_ENOTFOUND : RUNS_ENOTWAITING;
+	arena_free(&a);
+	return (int)rc;
+}

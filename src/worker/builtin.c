@@ -1,0 +1,121 @@
+/* http_fetch and webhook_post, run with libcurl inside the step's own
+ * forked child so that timeouts, cancels and logs work as for any step.
+ * The response body goes to stdout; status_code (and, for http_fetch,
+ * body when it is under 64 KiB) become outputs. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+
+#define BODY_OUTPUT_MAX 65536
+
+struct sink {
+	char *buf;
+	size_t len;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *k = arg;
+	size_t bytes = size * n;
+
+	fwrite(p, 1, bytes, stdout);
+	if (k->len + bytes <= BODY_OUTPUT_MAX) {
+		k->buf = realloc(k->buf, k->len + bytes + 1);
+		memcpy(k->buf + k->len, p, bytes);
+		k->len += bytes;
+		k->buf[k->len] = '\0';
+	} else {
+		k->len = BODY_OUTPUT_MAX + 1;
+	}
+	return bytes;
+}
+
+int
+builtin_http(struct step *s, json_t *params)
+{
+	json_t *config = json_object_get(s->node, "config"), *v, *body;
+	int webhook = strcmp(s->type, "webhook_post") == 0;
+	const char *method = json_string_value(json_object_get(config, "method"));
+	const char *key, *outpath = getenv("DAGY_OUTPUT");
+	struct curl_slist *hdrs = NULL;
+	struct sink sink = {NULL, 0};
+	char *payload = NULL, errbuf[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURLcode rc;
+	CURL *c;
+	FILE *out;
+	int ok;
+
+	if ((c = curl_easy_init()) == NULL)
+		return 2;
+	curl_easy_setopt(c, CURLOPT_URL, json_string_value(json_object_get(config, "url")));
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)s->timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "dagy-worker");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	json_object_foreach(json_object_get(config, "headers"), key, v) {
+		char line[1024];
+
+		if (json_is_string(v)) {
+			snprintf(line, sizeof(line), "%s: %s", key, json_string_value(v));
+			hdrs = curl_slist_append(hdrs, line);
+		}
+	}
+	body = json_object_get(config, "body");
+	if (webhook || body != NULL) {
+		if (json_is_string(body))
+			payload = strdup(json_string_value(body));
+		else if (body != NULL)
+			payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+		else {
+			json_t *def = json_pack("{s:s, s:s, s:s, s:O}", "run_id",
+			    s->run->public_id, "flow", s->run->flow_name, "step_id", s->id,
+			    "parameters", params);
+
+			payload = json_dumps(def, JSON_COMPACT);
+			json_decref(def);
+		}
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+	}
+	if (method != NULL)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(c);
+	fflush(stdout);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "%s %s failed: %s\n", webhook ? "webhook_post" : "http_fetch",
+		    json_string_value(json_object_get(config, "url")),
+		    *errbuf ? errbuf : curl_easy_strerror(rc));
+		ok = 2;
+		goto done;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (outpath != NULL && (out = fopen(outpath, "w")) != NULL) {
+		fprintf(out, "status_code=%ld\n", status);
+		if (!webhook && sink.buf != NULL && sink.len <= BODY_OUTPUT_MAX &&
+		    strchr(sink.buf, '\n') == NULL)
+			fprintf(out, "body=%s\n", sink.buf);
+		fclose(out);
+	}
+	ok = status >= 200 && status < 300 ? 0 : 1;
+	if (ok != 0)
+		fprintf(stderr, "HTTP status %ld\n", status);
+done:
+	fflush(stderr);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	free(payload);
+	free(sink.buf);
+	return ok;
+}

@@ -1,0 +1,727 @@
+/* Executing runs: steps start as soon as their dependencies succeed, up to
+ * the worker's concurrency, each a child in its own process group with a
+ * timeout (TERM, then KILL after a grace period) and retries with
+ * exponential backoff. A failed step skips its descendants. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dagy/flowspec.h"
+#include "dagy/log.h"
+#include "worker.h"
+
+extern char **environ;
+
+double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+now_sql(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(out, 32, "%s.%06u", base, (unsigned)(ts.tv_nsec / 1000));
+}
+
+static int
+terminal(enum step_state st)
+{
+	return st >= ST_SUCCESS;
+}
+
+static void
+set_error(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+set_error(struct step *s, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	free(s->error);
+	s->error = strdup(buf);
+}
+
+static void
+finish_as(struct step *s, enum step_state st)
+{
+	s->st = st;
+	now_sql(s->finished_at);
+	s->dirty = 1;
+}
+
+static char *
+env_str(const char *name, const char *value)
+{
+	char *out;
+
+	return asprintf(&out, "%s=%s", name, value) < 0 ? NULL : out;
+}
+
+/* "KEY=value" for the environment, from a JSON scalar. */
+static char *
+env_entry(const char *name, json_t *v)
+{
+	char *text = NULL, *out;
+
+	if (json_is_string(v))
+		text = strdup(json_string_value(v));
+	else if (json_is_true(v))
+		text = strdup("true");
+	else if (json_is_false(v))
+		text = strdup("false");
+	else if (json_is_null(v) || v == NULL)
+		text = strdup("");
+	else
+		text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	if (asprintf(&out, "%s=%s", name, text) < 0)
+		out = NULL;
+	free(text);
+	return out;
+}
+
+static void
+upper_name(const char *in, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < n; i++)
+		out[i] = isalnum((unsigned char)in[i]) ? (char)toupper((unsigned char)in[i]) : '_';
+	out[i] = '\0';
+}
+
+/* The step's environment: the worker's, less its own DAGY_ settings, plus
+ * run facts, parameters, upstream outputs and the node's env. */
+static char **
+build_env(struct step *s)
+{
+	struct run *r = s->run;
+	size_t n = 0, cap = 64, i;
+	char **env = malloc(cap * sizeof(*env)), name[256];
+	const char *key;
+	json_t *v;
+	int k;
+
+#define ADD(e) do {                                                           \
+		char *e_ = (e);                                               \
+		if (e_ == NULL)                                               \
+			break;                                                \
+		if (n + 2 > cap)                                              \
+			env = realloc(env, (cap *= 2) * sizeof(*env));        \
+		env[n++] = e_;                                                \
+	} while (0)
+	for (i = 0; environ[i] != NULL; i++)
+		if (strncmp(environ[i], "DAGY_", 5) != 0)
+			ADD(strdup(environ[i]));
+	ADD(env_str("DAGY_RUN_ID", r->public_id));
+	ADD(env_str("DAGY_FLOW", r->flow_name));
+	ADD(env_str("DAGY_STEP_ID", s->id));
+	ADD(env_str("DAGY_OUTPUT", s->outpath));
+	ADD(env_str("DAGY_WORKDIR", r->workdir));
+	json_object_foreach(r->params, key, v) {
+		char up[128];
+
+		upper_name(key, up, sizeof(up));
+		snprintf(name, sizeof(name), "DAGY_PARAM_%s", up);
+		ADD(env_entry(name, v));
+	}
+	for (k = 0; k < r->nsteps; k++) {
+		struct step *u = &r->steps[k];
+		char sid[80];
+
+		if (u->st != ST_SUCCESS)
+			continue;
+		flowspec_env_name(u->id, sid);
+		json_object_foreach(u->outputs, key, v) {
+			char up[128];
+
+			upper_name(key, up, sizeof(up));
+			snprintf(name, sizeof(name), "DAGY_OUTPUT_%s_%s", sid, up);
+			ADD(env_entry(name, v));
+		}
+	}
+	json_object_foreach(json_object_get(s->node, "env"), key, v)
+		ADD(env_entry(key, v));
+#undef ADD
+	env[n] = NULL;
+	return env;
+}
+
+static void
+free_env(char **env)
+{
+	size_t i;
+
+	for (i = 0; env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+static void
+child_exec(struct step *s, char **env, int out, int err)
+{
+	json_t *config = json_object_get(s->node, "config");
+	int devnull = open("/dev/null", O_RDONLY);
+	sigset_t none;
+
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	dup2(devnull, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+	close_range(3, ~0U, 0);
+	if (chdir(s->run->workdir) < 0)
+		_exit(126);
+	if (strcmp(s->type, "shell") == 0) {
+		const char *cmd = json_string_value(json_object_get(config, "command"));
+		char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+
+		execve("/bin/sh", argv, env);
+	} else if (strcmp(s->type, "python_function") == 0) {
+		const char *code = json_string_value(json_object_get(config, "code"));
+		char *argv[] = {"python3", "-c", (char *)code, NULL};
+
+		environ = env;
+		execvp("python3", argv);
+	} else {
+		environ = env;
+		_exit(builtin_http(s, s->run->params));
+	}
+	fprintf(stderr, "dagy: cannot run %s step: %s\n", s->type, strerror(errno));
+	_exit(127);
+}
+
+static int
+start_step(struct worker *w, struct step *s, double now)
+{
+	int out[2] = {-1, -1}, err[2] = {-1, -1};
+	char **env;
+	pid_t pid;
+
+	s->attempt++;
+	snprintf(s->outpath, sizeof(s->outpath), "%s/.output-%s-%d", s->run->workdir,
+	    s->id, s->attempt);
+	unlink(s->outpath);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		log_syserr("pipe");
+		goto fail;
+	}
+	env = build_env(s);
+	pid = fork();
+	if (pid == 0)
+		child_exec(s, env, out[1], err[1]);
+	free_env(env);
+	if (pid < 0) {
+		log_syserr("fork");
+		goto fail;
+	}
+	setpgid(pid, pid);
+	close(out[1]);
+	close(err[1]);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
+	s->out.fd = out[0];
+	s->err.fd = err[0];
+	s->pid = pid;
+	s->exited = s->timed_out = 0;
+	s->kill_at = 0;
+	s->started = now;
+	s->deadline = now + s->timeout;
+	s->st = ST_RUNNING;
+	s->exit_code = -1;
+	s->finished_at[0] = '\0';
+	now_sql(s->started_at);
+	s->dirty = 1;
+	w->running++;
+	return 0;
+fail:
+	if (out[0] >= 0) {
+		close(out[0]);
+		close(out[1]);
+	}
+	if (err[0] >= 0) {
+		close(err[0]);
+		close(err[1]);
+	}
+	set_error(s, "could not start: %s", strerror(errno));
+	finish_as(s, ST_FAILED);
+	return -1;
+}
+
+static void
+add_output(struct step *s, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	char k[129];
+	json_t *v;
+
+	if (klen == 0 || klen > 128)
+		return;
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	/* Values that are not UTF-8 cannot be stored as JSON; drop them. */
+	if ((v = json_stringn(val, vlen)) == NULL)
+		return;
+	json_object_set_new(s->outputs, k, v);
+	json_array_append_new(s->new_outputs, json_pack("[s, O]", k, v));
+}
+
+/* Reads key=value lines of the $DAGY_OUTPUT file. */
+static void
+read_output_file(struct step *s)
+{
+	FILE *f = fopen(s->outpath, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL)
+		return;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *eq = memchr(line, '=', (size_t)n);
+
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (eq != NULL)
+			add_output(s, line, (size_t)(eq - line), eq + 1,
+			    (size_t)(n - (eq + 1 - line)));
+	}
+	free(line);
+	fclose(f);
+	unlink(s->outpath);
+}
+
+static void
+emit_line(struct worker *w, struct step *s, int stream, const char *p, size_t n, int cut)
+{
+	static const char marker[] = "::daggle-output name=";
+
+	if (stream == 1 && !cut && n > sizeof(marker) - 1 &&
+	    memcmp(p, marker, sizeof(marker) - 1) == 0) {
+		const char *k = p + sizeof(marker) - 1;
+		const char *sep = memmem(k, n - (size_t)(k - p), "::", 2);
+
+		if (sep != NULL)
+			add_output(s, k, (size_t)(sep - k), sep + 2, n - (size_t)(sep + 2 - p));
+	}
+	if (s->log_capped)
+		return;
+	if (s->log_bytes + n > w->max_step_log) {
+		char note[128];
+
+		s->log_capped = 1;
+		snprintf(note, sizeof(note), "[dagy] output truncated: over %zu bytes",
+		    w->max_step_log);
+		store_log(w, s, 0, note, strlen(note), 1);
+		return;
+	}
+	s->log_bytes += n;
+	store_log(w, s, stream, p, n, cut);
+}
+
+static void
+close_stream(struct linebuf *lb)
+{
+	if (lb->fd >= 0)
+		close(lb->fd);
+	lb->fd = -1;
+}
+
+/* Emits what is left of a stream's last line. */
+static void
+flush_partial(struct worker *w, struct step *s, struct linebuf *lb, int stream)
+{
+	if (lb->len > 0 && !lb->overlong)
+		emit_line(w, s, stream, lb->buf, lb->len, 0);
+	lb->len = 0;
+	lb->overlong = 0;
+	free(lb->buf);
+	lb->buf = NULL;
+	lb->cap = 0;
+}
+
+static void finish_step(struct worker *w, struct step *s, double now);
+
+static void
+try_finish(struct worker *w, struct step *s, double now)
+{
+	if (s->exited && s->out.fd < 0 && s->err.fd < 0)
+		finish_step(w, s, now);
+}
+
+void
+exec_read(struct worker *w, struct step *s, int which, double now)
+{
+	struct linebuf *lb = which == 1 ? &s->out : &s->err;
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = read(lb->fd, chunk, sizeof(chunk));
+		ssize_t i, start = 0;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			close_stream(lb);
+			try_finish(w, s, now);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			if (chunk[i] != '\n')
+				continue;
+			if (lb->overlong) {
+				lb->overlong = 0;
+			} else if (lb->len > 0) {
+				size_t take = (size_t)(i - start);
+
+				if (lb->len + take > lb->cap) {
+					lb->cap = lb->len + take + 1;
+					lb->buf = realloc(lb->buf, lb->cap);
+				}
+				memcpy(lb->buf + lb->len, chunk + start, take);
+				emit_line(w, s, which, lb->buf, lb->len + take, 0);
+			} else {
+				emit_line(w, s, which, chunk + start, (size_t)(i - start), 0);
+			}
+			lb->len = 0;
+			start = i + 1;
+		}
+		/* Keep the unfinished tail; a line over the cap is logged cut. */
+		if (start < n && !lb->overlong) {
+			size_t take = (size_t)(n - start);
+
+			if (lb->len + take > w->max_line) {
+				take = w->max_line > lb->len ? w->max_line - lb->len : 0;
+				if (lb->len + take > lb->cap) {
+					lb->cap = lb->len + take + 1;
+					lb->buf = realloc(lb->buf, lb->cap);
+				}
+				memcpy(lb->buf + lb->len, chunk + start, take);
+				emit_line(w, s, which, lb->buf, lb->len + take, 1);
+				lb->len = 0;
+				lb->overlong = 1;
+			} else {
+				if (lb->len + take > lb->cap) {
+					lb->cap = (lb->len + take) * 2;
+					lb->buf = realloc(lb->buf, lb->cap);
+				}
+				memcpy(lb->buf + lb->len, chunk + start, take);
+				lb->len += take;
+			}
+		}
+	}
+}
+
+static void
+finish_step(struct worker *w, struct step *s, double now)
+{
+	struct run *r = s->run;
+	int code = WIFEXITED(s->wstatus) ? WEXITSTATUS(s->wstatus) : -1;
+
+	flush_partial(w, s, &s->out, 1);
+	flush_partial(w, s, &s->err, 2);
+	s->pid = 0;
+	w->running--;
+	s->exit_code = code;
+	if (r->cancelling || r->lost) {
+		set_error(s, "cancelled");
+		finish_as(s, ST_CANCELLED);
+		unlink(s->outpath);
+		return;
+	}
+	if (!s->timed_out && code == 0) {
+		read_output_file(s);
+		free(s->error);
+		s->error = NULL;
+		finish_as(s, ST_SUCCESS);
+		return;
+	}
+	unlink(s->outpath);
+	if (s->timed_out)
+		set_error(s, "timed out after %d s", s->timeout);
+	else if (WIFSIGNALED(s->wstatus))
+		set_error(s, "killed by signal %d", WTERMSIG(s->wstatus));
+	else
+		set_error(s, "exit code %d", code);
+	if (s->attempt <= s->retries) {
+		double delay = s->retry_delay * pow(2, s->attempt - 1);
+		char note[256];
+
+		if (delay > 3600)
+			delay = 3600;
+		snprintf(note, sizeof(note), "[dagy] attempt %d failed (%s); retrying in %.0f s",
+		    s->attempt, s->error, delay);
+		store_log(w, s, 0, note, strlen(note), 0);
+		s->st = ST_RETRY_WAIT;
+		s->retry_at = now + delay;
+		s->dirty = 1;
+		return;
+	}
+	finish_as(s, ST_FAILED);
+}
+
+void
+exec_reap_children(struct worker *w, double now)
+{
+	struct run *r;
+	int wstatus, i;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		for (r = w->runs; r != NULL; r = r->next)
+			for (i = 0; i < r->nsteps; i++) {
+				struct step *s = &r->steps[i];
+
+				if (s->pid != pid || s->exited)
+					continue;
+				s->exited = 1;
+				s->wstatus = wstatus;
+				s->exited_at = now;
+				/* Whatever the step left behind in its group goes too. */
+				kill(-pid, SIGKILL);
+				try_finish(w, s, now);
+			}
+	}
+}
+
+static void
+signal_group(struct step *s, int sig)
+{
+	if (s->pid > 0 && !s->exited)
+		kill(-s->pid, sig);
+}
+
+void
+exec_timers(struct worker *w, double now)
+{
+	struct run *r;
+	int i;
+
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsteps; i++) {
+			struct step *s = &r->steps[i];
+
+			if (s->pid == 0)
+				continue;
+			if (!s->exited && !s->timed_out && now >= s->deadline) {
+				s->timed_out = 1;
+				signal_group(s, SIGTERM);
+				s->kill_at = now + w->kill_grace;
+			}
+			if (!s->exited && s->kill_at > 0 && now >= s->kill_at) {
+				signal_group(s, SIGKILL);
+				s->kill_at = 0;
+			}
+			/* A daemon the step spawned outside its group may hold the
+			 * pipes open; stop waiting for it after a second. */
+			if (s->exited && now >= s->exited_at + 1) {
+				close_stream(&s->out);
+				close_stream(&s->err);
+				try_finish(w, s, now);
+			}
+		}
+}
+
+double
+exec_next_timer(struct worker *w, double now)
+{
+	double next = now + 3600;
+	struct run *r;
+	int i;
+
+#define EARLIER(t) do { if ((t) > 0 && (t) < next) next = (t); } while (0)
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsteps; i++) {
+			struct step *s = &r->steps[i];
+
+			if (s->pid > 0 && !s->exited && !s->timed_out)
+				EARLIER(s->deadline);
+			if (s->pid > 0 && !s->exited)
+				EARLIER(s->kill_at);
+			if (s->pid > 0 && s->exited)
+				EARLIER(s->exited_at + 1);
+			if (s->st == ST_RETRY_WAIT)
+				EARLIER(s->retry_at);
+		}
+#undef EARLIER
+	return next;
+}
+
+void
+exec_cancel_run(struct worker *w, struct run *r, double now)
+{
+	double grace = w->kill_grace < 0.5 ? w->kill_grace : 0.5;
+	int i;
+
+	r->cancelling = 1;
+	for (i = 0; i < r->nsteps; i++) {
+		struct step *s = &r->steps[i];
+
+		if (s->pid > 0) {
+			signal_group(s, SIGTERM);
+			s->kill_at = now + grace;
+		} else if (!terminal(s->st)) {
+			set_error(s, "cancelled");
+			finish_as(s, ST_CANCELLED);
+		}
+	}
+}
+
+void
+exec_kill_all(struct worker *w)
+{
+	struct run *r;
+	int i;
+
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsteps; i++)
+			signal_group(&r->steps[i], SIGKILL);
+}
+
+void
+exec_step_decided(struct worker *w, struct step *s, int approved)
+{
+	(void)w;
+	s->st = approved ? ST_SUCCESS : ST_REJECTED;
+	if (!approved)
+		set_error(s, "rejected");
+	now_sql(s->finished_at);
+}
+
+/* Ready: every dependency succeeded. Doomed: one of them will not. */
+static int
+readiness(struct step *s)
+{
+	int i;
+
+	for (i = 0; i < s->ndeps; i++) {
+		enum step_state st = s->run->steps[s->deps[i]].st;
+
+		if (st == ST_FAILED || st == ST_SKIPPED || st == ST_CANCELLED ||
+		    st == ST_REJECTED)
+			return -1;
+		if (st != ST_SUCCESS)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+check_done(struct run *r)
+{
+	int i, busy = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		busy |= !terminal(r->steps[i].st) || r->steps[i].pid > 0;
+	r->finished = !busy;
+}
+
+void
+exec_schedule(struct worker *w, double now)
+{
+	struct run *r;
+	int i;
+
+	for (r = w->runs; r != NULL; r = r->next) {
+		if (r->finished)
+			continue;
+		if (r->cancelling || r->lost) {
+			check_done(r);
+			continue;
+		}
+		for (i = 0; i < r->nsteps; i++) {
+			struct step *s = &r->steps[i];
+			int ready;
+
+			if (s->st == ST_RETRY_WAIT && now < s->retry_at)
+				continue;
+			if (s->st != ST_PENDING && s->st != ST_RETRY_WAIT)
+				continue;
+			if ((ready = readiness(s)) < 0) {
+				finish_as(s, ST_SKIPPED);
+				continue;
+			}
+			if (ready == 0)
+				continue;
+			if (strcmp(s->type, "noop") == 0) {
+				now_sql(s->started_at);
+				finish_as(s, ST_SUCCESS);
+			} else if (strcmp(s->type, "approval") == 0) {
+				if (s->st != ST_WAITING_APPROVAL) {
+					now_sql(s->started_at);
+					s->st = ST_WAITING_APPROVAL;
+					s->dirty = 1;
+				}
+			} else if (w->running < w->concurrency && !w->stopping) {
+				start_step(w, s, now);
+			}
+		}
+		check_done(r);
+	}
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void
+run_free(struct run *r)
+{
+	int i;
+
+	if (r == NULL)
+		return;
+	if (r->finished && r->workdir[0] != '\0')
+		nftw(r->workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (i = 0; i < r->nsteps; i++) {
+		struct step *s = &r->steps[i];
+
+		close_stream(&s->out);
+		close_stream(&s->err);
+		free(s->out.buf);
+		free(s->err.buf);
+		free(s->deps);
+		free(s->error);
+		json_decref(s->outputs);
+		json_decref(s->new_outputs);
+	}
+	free(r->steps);
+	free(r->flow_name);
+	json_decref(r->spec);
+	json_decref(r->params);
+	free(r);
+}

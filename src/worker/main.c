@@ -1,0 +1,309 @@
+/* dagy-worker: claims queued runs and executes them. It runs in the
+ * foreground (systemd, script/server), logs to stderr, and on SIGTERM
+ * stops claiming, lets running steps finish within
+ * [worker] shutdown_grace_seconds, then gives its runs back. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dagy/config.h"
+#include "dagy/db.h"
+#include "dagy/log.h"
+#include "dagy/wake.h"
+#include "worker.h"
+
+#define FLUSH_EVERY 0.002 /* seconds between commits while steps are busy */
+
+static int sig_pipe[2] = {-1, -1};
+
+static void
+on_signal(int sig)
+{
+	char c = (char)sig;
+	int saved = errno;
+
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* The pipe is full: a wake-up is already pending. */
+	}
+	errno = saved;
+}
+
+static int
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void
+mkdirs(const char *path)
+{
+	char buf[512], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(buf, 0755);
+			*p = '/';
+		}
+	mkdir(buf, 0755);
+}
+
+/* Drops runs that are finished and recorded. */
+static void
+retire_runs(struct worker *w)
+{
+	struct run **pp = &w->runs;
+
+	while (*pp != NULL) {
+		struct run *r = *pp;
+		int i, busy = 0;
+
+		for (i = 0; i < r->nsteps; i++)
+			busy |= r->steps[i].pid > 0;
+		if (!busy && ((r->finished && r->done_recorded) || (r->lost && r->finished))) {
+			*pp = r->next;
+			w->nruns--;
+			run_free(r);
+			continue;
+		}
+		pp = &r->next;
+	}
+}
+
+static int
+has_dirty(struct worker *w)
+{
+	struct run *r;
+	int i;
+
+	if (json_array_size(w->logs) > 0)
+		return 1;
+	for (r = w->runs; r != NULL; r = r->next) {
+		if (r->finished && !r->done_recorded && !r->lost)
+			return 1;
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].dirty || json_array_size(r->steps[i].new_outputs) > 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int
+run_loop(struct worker *w, int wake_fd)
+{
+	double poll_every = config_int(w->cfg, "worker", "poll_interval_ms") / 1000.0;
+	double grace = (double)config_int(w->cfg, "worker", "shutdown_grace_seconds");
+	double next_poll = 0, next_beat = 0, next_reap = 0, last_flush = 0;
+	double stop_deadline = 0;
+	int killed = 0;
+	struct pollfd *pfd = NULL;
+	struct step **owner = NULL;
+	size_t cap = 0;
+
+	for (;;) {
+		double now = now_mono(), wait;
+		struct run *r;
+		size_t n = 0, i;
+		int k;
+
+		if (!w->stopping && now >= next_poll) {
+			int free_slots = w->concurrency - w->running;
+
+			if (claim_check(w) < 0)
+				log_warn("checking runs failed: %s", db_errmsg(w->db));
+			if (free_slots > 0 && w->nruns < w->max_runs)
+				claim_runs(w, free_slots < w->max_runs - w->nruns ?
+				    free_slots : w->max_runs - w->nruns);
+			next_poll = now + poll_every;
+		}
+		if (now >= next_beat) {
+			if (claim_heartbeat(w) < 0)
+				log_warn("renewing leases failed: %s", db_errmsg(w->db));
+			next_beat = now + w->lease / 3.0;
+		}
+		if (now >= next_reap) {
+			claim_reap(w);
+			next_reap = now + w->lease / 2.0;
+		}
+		exec_timers(w, now);
+		exec_schedule(w, now);
+		if (has_dirty(w) && (w->running == 0 || now - last_flush >= FLUSH_EVERY)) {
+			store_flush(w);
+			last_flush = now;
+		}
+		retire_runs(w);
+		if (w->stopping) {
+			if (w->running == 0 && !has_dirty(w))
+				break;
+			if (now >= stop_deadline && !killed) {
+				log_warn("shutdown grace over: killing %d running step(s)", w->running);
+				exec_kill_all(w);
+				killed = 1;
+			}
+		}
+
+		wait = next_poll < next_beat ? next_poll : next_beat;
+		if (next_reap < wait)
+			wait = next_reap;
+		if (exec_next_timer(w, now) < wait)
+			wait = exec_next_timer(w, now);
+		if (has_dirty(w) && last_flush + FLUSH_EVERY < wait)
+			wait = last_flush + FLUSH_EVERY;
+		if (w->stopping && stop_deadline < wait && !killed)
+			wait = stop_deadline;
+		wait -= now;
+
+		if (cap < (size_t)w->running * 2 + 2) {
+			cap = (size_t)w->running * 2 + 16;
+			pfd = realloc(pfd, cap * sizeof(*pfd));
+			owner = realloc(owner, cap * sizeof(*owner));
+		}
+		pfd[n++] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+		for (r = w->runs; r != NULL; r = r->next)
+			for (k = 0; k < r->nsteps; k++) {
+				struct step *s = &r->steps[k];
+
+				if (s->pid == 0)
+					continue;
+				if (n + 2 > cap)
+					break;
+				if (s->out.fd >= 0) {
+					owner[n] = s;
+					pfd[n++] = (struct pollfd){.fd = s->out.fd, .events = POLLIN};
+				}
+				if (s->err.fd >= 0) {
+					owner[n] = s;
+					pfd[n++] = (struct pollfd){.fd = s->err.fd, .events = POLLIN};
+				}
+			}
+		if (poll(pfd, n, wait <= 0 ? 0 : (int)(wait * 1000) + 1) < 0 && errno != EINTR) {
+			log_syserr("poll");
+			break;
+		}
+		now = now_mono();
+		if (pfd[0].revents & POLLIN) {
+			char sigs[64];
+			ssize_t got = read(sig_pipe[0], sigs, sizeof(sigs)), j;
+
+			for (j = 0; j < got; j++)
+				if ((sigs[j] == SIGTERM || sigs[j] == SIGINT) && !w->stopping) {
+					log_info("stopping: no new runs; %d step(s) may finish "
+					    "within %.0f s", w->running, grace);
+					w->stopping = 1;
+					stop_deadline = now + grace;
+				}
+			exec_reap_children(w, now);
+		}
+		if ((pfd[1].revents & POLLIN) && wake_drain(wake_fd) > 0)
+			next_poll = 0;
+		for (i = 2; i < n; i++) {
+			struct step *s = owner[i];
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			/* The step may have finished on an earlier fd of this round. */
+			if (s->pid == 0)
+				continue;
+			exec_read(w, s, pfd[i].fd == s->out.fd ? 1 : 2, now);
+		}
+	}
+	free(pfd);
+	free(owner);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker w;
+	struct config *cfg = NULL;
+	char err[512], wake_path[128] = "";
+	int wake_fd = -1, rc = 1, i;
+
+	memset(&w, 0, sizeof(w));
+	log_init("dagy-worker", LOG_LVL_INFO);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0)
+			return printf("dagy-worker %s\n", PACKAGE_VERSION), 0;
+		fprintf(stderr, "usage: dagy-worker [--version]\n"
+		    "Configuration: $DAGY_CONFIG or " CONFIG_DEFAULT_PATH "\n");
+		return 2;
+	}
+	if (config_load(&cfg, NULL, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	if (log_to_file(config_str(cfg, "log", "file")) < 0) {
+		log_syserr("cannot open log file %s", config_str(cfg, "log", "file"));
+		goto done;
+	}
+	w.cfg = cfg;
+	w.concurrency = (int)config_int(cfg, "worker", "concurrency");
+	w.max_runs = (int)config_int(cfg, "worker", "max_runs");
+	w.lease = (int)config_int(cfg, "worker", "lease_seconds");
+	w.kill_grace = config_int(cfg, "worker", "kill_grace_ms") / 1000.0;
+	w.max_line = (size_t)config_int(cfg, "worker", "max_log_line_bytes");
+	w.max_step_log = (size_t)config_int(cfg, "worker", "max_step_log_bytes");
+	if (w.concurrency < 1 || w.lease < 3 || w.max_runs < 1) {
+		log_err("[worker] concurrency and max_runs must be >= 1, lease_seconds >= 3");
+		goto done;
+	}
+	gethostname(w.host, sizeof(w.host) - 1);
+	snprintf(w.name, sizeof(w.name), "%s:%d", w.host, (int)getpid());
+	snprintf(w.workdir, sizeof(w.workdir), "%s", config_str(cfg, "worker", "work_dir"));
+	mkdirs(w.workdir);
+	mkdirs(config_str(cfg, "worker", "wake_dir"));
+	if ((wake_fd = wake_listen(config_str(cfg, "worker", "wake_dir"), wake_path)) < 0)
+		log_warn("no wake-up socket in %s; polling only",
+		    config_str(cfg, "worker", "wake_dir"));
+	if (setup_signals() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		goto done;
+	if (db_open(&w.db, cfg) < 0)
+		goto done;
+	w.logs = json_array();
+	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
+	rc = run_loop(&w, wake_fd);
+	store_flush(&w);
+	if (claim_release(&w) < 0)
+		log_warn("releasing runs failed: %s", db_errmsg(w.db));
+	while (w.runs != NULL) {
+		struct run *r = w.runs;
+
+		w.runs = r->next;
+		r->finished = 0;
+		run_free(r);
+	}
+	log_info("worker %s stopped", w.name);
+done:
+	if (wake_fd >= 0) {
+		close(wake_fd);
+		unlink(wake_path);
+	}
+	json_decref(w.logs);
+	db_close(w.db);
+	curl_global_cleanup();
+	config_free(cfg);
+	return rc;
+}
