@@ -334,6 +334,10 @@ emit_line(struct worker *w, struct step *s, int stream, const char *p, size_t n,
 	}
 	if (s->log_capped)
 		return;
+	if (n > w->max_line) {
+		n = w->max_line;
+		cut = 1;
+	}
 	if (s->log_bytes + n > w->max_step_log) {
 		char note[128];
 

@@ -44,6 +44,11 @@ sub start {
 	$ENV{ASAN_OPTIONS} = "log_path=$dir/sanitizer/asan:detect_leaks=1";
 	$ENV{UBSAN_OPTIONS} = "log_path=$dir/sanitizer/ubsan:print_stacktrace=1";
 	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
+	# Workers poll often and give up on a silent peer quickly in tests.
+	local $ENV{DAGY_CONF_EXTRA} = join "\n", "[worker]", "poll_interval_ms = 200",
+		"lease_seconds = 3", "kill_grace_ms = 500", "concurrency = 8",
+		"shutdown_grace_seconds = 5", @{ $opt{conf} // [] };
+	local $ENV{DAGY_WORKERS} = $opt{workers} // 1;
 	system("$top/script/stack", 'start', $dir, $self->{port}) == 0
 		or BAIL_OUT("cannot start the test stack in $dir");
 	$self->{key} = slurp("$dir/admin.key");
@@ -120,6 +125,54 @@ sub cli {
 }
 
 sub db_stop { $_[0]->stack_cmd('db-stop') }
+sub worker_start { my ($self, $n) = @_; $self->stack_cmd('worker-start', $n // 1) }
+sub worker_pid { my ($self, $n) = @_; slurp("$self->{dir}/worker-" . ($n // 1) . '.pid') }
+
+# Stops worker N with a signal (TERM waits for it to finish; KILL is a crash).
+sub worker_stop {
+	my ($self, $n, $sig) = @_;
+	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
+	return system("$top/script/stack", 'worker-stop', $self->{dir}, $n // 1, $sig // 'TERM') == 0;
+}
+
+# Triggers a run of flow with parameters; returns the run id.
+sub trigger {
+	my ($self, $flow, $params, %extra) = @_;
+	my $r = $self->req(POST => '/v1/runs', { flow_name => $flow,
+		($params ? (parameters => $params) : ()), %extra });
+	die "trigger $flow: $r->{status} $r->{body}" unless $r->{status} == 202;
+	return $r->{json}{run_id};
+}
+
+# Polls a run until its status is one of @want (default: any end state).
+sub wait_run {
+	my ($self, $id, $timeout, @want) = @_;
+	@want = qw(completed failed cancelled) unless @want;
+	my $deadline = time + ($timeout // 30);
+	my $r;
+	while (time < $deadline) {
+		$r = $self->req(GET => "/v1/runs/$id");
+		return $r->{json} if grep { $_ eq ($r->{json}{status} // '') } @want;
+		select(undef, undef, undef, 0.05);
+	}
+	return $r->{json};
+}
+
+sub steps {
+	my ($self, $id) = @_;
+	return { map { $_->{step_id} => $_ } @{ $self->req(GET => "/v1/runs/$id/steps")->{json}{items} } };
+}
+
+# Registers a flow from a list of [id, command, deps, extra] in one call.
+sub flow {
+	my ($self, $name, $nodes, %extra) = @_;
+	my @n = map { { id => $_->[0], type => 'shell', config => { command => $_->[1] },
+		($_->[2] ? (depends_on => $_->[2]) : ()), %{ $_->[3] // {} } } } @$nodes;
+	my $r = $self->req(POST => '/v1/flows', { flow_name => $name,
+		flow_spec => { nodes => \@n, %extra } });
+	die "flow $name: $r->{body}" unless $r->{status} == 201;
+	return $r->{json};
+}
 sub db_start { $_[0]->stack_cmd('db-start') }
 
 sub api_pids {
