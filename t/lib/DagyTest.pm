@@ -27,9 +27,9 @@ sub free_port {
 }
 
 sub stack_cmd {
-	my ($self, @args) = @_;
+	my ($self, $cmd, @args) = @_;
 	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
-	my $rc = system("$top/script/stack", @args, $self->{dir});
+	my $rc = system("$top/script/stack", $cmd, $self->{dir}, @args);
 	return $rc == 0;
 }
 
@@ -129,11 +129,7 @@ sub worker_start { my ($self, $n) = @_; $self->stack_cmd('worker-start', $n // 1
 sub worker_pid { my ($self, $n) = @_; slurp("$self->{dir}/worker-" . ($n // 1) . '.pid') }
 
 # Stops worker N with a signal (TERM waits for it to finish; KILL is a crash).
-sub worker_stop {
-	my ($self, $n, $sig) = @_;
-	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
-	return system("$top/script/stack", 'worker-stop', $self->{dir}, $n // 1, $sig // 'TERM') == 0;
-}
+sub worker_stop { my ($self, $n, $sig) = @_; $self->stack_cmd('worker-stop', $n // 1, $sig // 'TERM') }
 
 # Triggers a run of flow with parameters; returns the run id.
 sub trigger {
