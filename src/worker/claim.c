@@ -200,8 +200,11 @@ claim_runs(struct worker *w, int max)
 	if ((rc = db_commit(w->db)) < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		loaded[i]->next = w->runs;
-		w->runs = loaded[i];
+		struct run **tail = &w->runs;
+
+		while (*tail != NULL)
+			tail = &(*tail)->next;
+		*tail = loaded[i];
 		w->nruns++;
 		mkdir(loaded[i]->workdir, 0700);
 		log_info("claimed run %s (%s, %d steps)", loaded[i]->public_id,

@@ -20,7 +20,7 @@
 #include "dagy/wake.h"
 #include "worker.h"
 
-#define FLUSH_EVERY 0.002 /* seconds between commits while steps are busy */
+#define FLUSH_EVERY 0.010 /* seconds between commits while steps are busy */
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -116,7 +116,7 @@ run_loop(struct worker *w, int wake_fd)
 	double grace = (double)config_int(w->cfg, "worker", "shutdown_grace_seconds");
 	double next_poll = 0, next_beat = 0, next_reap = 0, last_flush = 0;
 	double stop_deadline = 0;
-	int killed = 0;
+	int killed = 0, backlog = 0;
 	struct pollfd *pfd = NULL;
 	struct step **owner = NULL;
 	size_t cap = 0;
@@ -127,16 +127,6 @@ run_loop(struct worker *w, int wake_fd)
 		size_t n = 0, i;
 		int k;
 
-		if (!w->stopping && now >= next_poll) {
-			int free_slots = w->concurrency - w->running;
-
-			if (claim_check(w) < 0)
-				log_warn("checking runs failed: %s", db_errmsg(w->db));
-			if (free_slots > 0 && w->nruns < w->max_runs)
-				claim_runs(w, free_slots < w->max_runs - w->nruns ?
-				    free_slots : w->max_runs - w->nruns);
-			next_poll = now + poll_every;
-		}
 		if (now >= next_beat) {
 			if (claim_heartbeat(w) < 0)
 				log_warn("renewing leases failed: %s", db_errmsg(w->db));
@@ -147,7 +137,29 @@ run_loop(struct worker *w, int wake_fd)
 			next_reap = now + w->lease / 2.0;
 		}
 		exec_timers(w, now);
+		/* Steps of runs already held go first; new runs get what is left. */
 		exec_schedule(w, now);
+		if (!w->stopping && (now >= next_poll || backlog)) {
+			int free_slots = w->concurrency - w->running;
+			int want = free_slots < w->max_runs - w->nruns ?
+			    free_slots : w->max_runs - w->nruns;
+
+			if (now >= next_poll) {
+				if (claim_check(w) < 0)
+					log_warn("checking runs failed: %s", db_errmsg(w->db));
+				next_poll = now + poll_every;
+			}
+			/* A full batch means more are queued: claim again as soon
+			 * as a slot frees instead of waiting for the next poll. */
+			if (want > 0) {
+				int got = claim_runs(w, want);
+
+				backlog = got == want;
+				if (got > 0)
+					exec_schedule(w, now);
+			}
+		}
+
 		if (has_dirty(w) && (w->running == 0 || now - last_flush >= FLUSH_EVERY)) {
 			store_flush(w);
 			last_flush = now;
