@@ -72,4 +72,21 @@ int sched_sync_deployment(struct db *db, struct arena *a, int64_t org_id,
     int64_t deployment_id, int64_t flow_id, const char *name,
     const char *schedule);
 
+/* The worker's side. Ids of due schedules, locked for this transaction
+ * (other workers skip them). */
+int sched_due(struct db *db, struct arena *a, int limit, struct db_res **ids);
+int sched_by_id(struct db *db, struct arena *a, int64_t dbid, struct db_res **row);
+/* The epoch of the earliest enabled next_run_at, 0 if none. */
+int sched_earliest(struct db *db, struct arena *a, time_t *t);
+/* Row: version id, spec, flow name: what a firing of the schedule runs (its
+ * deployment's version, its pinned version, or the flow's latest). */
+int sched_target(struct db *db, struct arena *a, int64_t sched_dbid,
+    struct db_res **row);
+/* 1 if the slot already has its run. */
+int sched_slot_taken(struct db *db, struct arena *a, int64_t sched_dbid,
+    const char *slot);
+/* Moves next_run_at on (NULL: no more slots), noting the last firing. */
+int sched_advance(struct db *db, int64_t sched_dbid, const char *next,
+    const char *last_slot, const char *last_run_id);
+
 #endif

@@ -50,10 +50,10 @@ struct req {
 /* Route tables of each resource file (see api_routes in main.c). */
 extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
-    drafts_routes[], runs_routes[];
+    drafts_routes[], runs_routes[], schedules_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
-    drafts_routes_n, runs_routes_n;
+    drafts_routes_n, runs_routes_n, schedules_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -112,6 +112,7 @@ struct run_trigger {
 	const char *flow, *version, *deployment, *executor, *mode, *trigger;
 	json_t *params, *tags; /* borrowed; may be NULL */
 	int execute;
+	int64_t schedule_id;   /* 0, or the schedule a manual trigger came from */
 };
 /* 0 with *row the new run; 1 after answering a 4xx; or a db_err. */
 int runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row);

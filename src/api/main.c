@@ -27,6 +27,7 @@ static const struct {
 	{deployments_routes, &deployments_routes_n},
 	{drafts_routes, &drafts_routes_n},
 	{runs_routes, &runs_routes_n},
+	{schedules_routes, &schedules_routes_n},
 };
 
 static volatile sig_atomic_t stopping;

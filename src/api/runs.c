@@ -8,6 +8,7 @@
 #include "dagy/deployments.h"
 #include "dagy/flows.h"
 #include "dagy/runs.h"
+#include "dagy/schedules.h"
 #include "dagy/wake.h"
 
 static int runs_trigger_h(struct req *r);
@@ -144,6 +145,7 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row
 	n.version_id = db_int(v, 0, FLOWS_V_ID);
 	n.deployment_id = d != NULL ? db_int(d, 0, DEPLOY_C_DBID) : 0;
 	n.user_id = r->who.user_id;
+	n.schedule_id = t->schedule_id;
 	n.flow_name = db_val(v, 0, FLOWS_V_NAME);
 	n.status = t->execute ? "queued" : "created";
 	n.trigger = t->trigger;
@@ -154,6 +156,7 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row
 	n.tags = dump(r, t->tags);
 	json_decref(params);
 	if ((rc = runs_create(r->db, &r->arena, &n, &id, &slug)) < 0 ||
+	    (t->schedule_id != 0 && (rc = sched_set_last(r->db, t->schedule_id, id)) < 0) ||
 	    (rc = audit_write(r->db, &r->who, "run.trigger", "run", id,
 	    json_pack("{s:s, s:s}", "flow_name", n.flow_name, "flow_version",
 	    db_val(v, 0, FLOWS_V_VERSION)))) < 0 ||

@@ -44,6 +44,7 @@ static const struct known_key known[] = {
 	{"worker", "poll_interval_ms", K_INT, "1000"},
 	{"worker", "lease_seconds", K_INT, "30"},
 	{"worker", "catchup_max", K_INT, "100"},
+	{"worker", "misfire_grace_seconds", K_INT, "60"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},

@@ -2,6 +2,7 @@
 #include "dagy/deployments.h"
 #include "dagy/flows.h"
 #include "dagy/ids.h"
+#include "dagy/schedules.h"
 
 #define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define DEPLOY_SELECT \
@@ -24,6 +25,19 @@ deploy_get(struct db *db, struct arena *a, int64_t org_id, const char *name,
 	if (rc == 0 && (*row)->nrows == 0)
 		return DEPLOY_ENOTFOUND;
 	return rc;
+}
+
+/* Reads the row back and brings its schedule in step. */
+static int
+reload(struct db *db, struct arena *a, int64_t org_id, const char *name,
+    struct db_res **row)
+{
+	int rc = deploy_get(db, a, org_id, name, row);
+
+	if (rc < 0)
+		return rc;
+	return sched_sync_deployment(db, a, org_id, db_int(*row, 0, DEPLOY_C_DBID),
+	    db_int(*row, 0, DEPLOY_C_FLOW_ID), name, db_val(*row, 0, DEPLOY_C_SCHEDULE));
 }
 
 static const char SQL_INSERT[] =
@@ -56,7 +70,7 @@ deploy_upsert(struct db *db, struct arena *a, int64_t org_id, const char *name,
 		    s->tags, s->slugs);
 		if (rc < 0)
 			return (int)rc;
-		return deploy_get(db, a, org_id, name, row);
+		return reload(db, a, org_id, name, row);
 	}
 	if ((rc = db_exec(db, SQL_REPOINT, "iiiis", version_id, version_id, flow_id,
 	    org_id, name)) < 0)
@@ -138,7 +152,7 @@ deploy_update_settings(struct db *db, struct arena *a, int64_t org_id,
 
 	if (rc < 0)
 		return (int)rc;
-	return deploy_get(db, a, org_id, name, row);
+	return reload(db, a, org_id, name, row);
 }
 
 static const char SQL_DELETE[] = "DELETE FROM deployments WHERE org_id = ? AND name = ?";

@@ -55,7 +55,8 @@ runs_create(struct db *db, struct arena *a, const struct run_new *n,
 		    n->scheduled_for, s, n->status, n->trigger, n->params,
 		    n->executor ? n->executor : "local", n->mode ? n->mode : "nano",
 		    n->tags, n->user_id);
-		if (rc == DB_EDUP && attempt < 4 && n->schedule_id == 0)
+		/* A taken slot of a schedule fails every attempt alike. */
+		if (rc == DB_EDUP && attempt < 4)
 			continue;
 		if (rc < 0)
 			return (int)rc;

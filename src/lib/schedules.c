@@ -241,3 +241,83 @@ sched_sync_deployment(struct db *db, struct arena *a, int64_t org_id,
 	    (int64_t)s.interval, *anchor ? anchor : NULL, next);
 	return rc < 0 ? (int)rc : 0;
 }
+
+/* One table only, so that the lock falls on schedule rows alone. */
+static const char SQL_DUE[] =
+    "SELECT id FROM schedules WHERE enabled = 1 AND next_run_at <= UTC_TIMESTAMP(6)"
+    " ORDER BY next_run_at LIMIT ? FOR UPDATE SKIP LOCKED";
+static const char SQL_BY_ID[] = SCHED_SELECT " WHERE s.id = ?";
+
+int
+sched_due(struct db *db, struct arena *a, int limit, struct db_res **ids)
+{
+	return db_query(db, a, ids, SQL_DUE, "i", (int64_t)limit);
+}
+
+int
+sched_by_id(struct db *db, struct arena *a, int64_t dbid, struct db_res **row)
+{
+	int rc = db_query(db, a, row, SQL_BY_ID, "i", dbid);
+
+	if (rc == 0 && (*row)->nrows == 0)
+		return SCHED_ENOTFOUND;
+	return rc;
+}
+
+static const char SQL_EARLIEST[] =
+    "SELECT UNIX_TIMESTAMP(MIN(next_run_at)) FROM schedules WHERE enabled = 1";
+
+int
+sched_earliest(struct db *db, struct arena *a, time_t *t)
+{
+	struct db_res *r;
+	int rc = db_query(db, a, &r, SQL_EARLIEST, "");
+
+	if (rc == 0)
+		*t = (time_t)db_int(r, 0, 0);
+	return rc;
+}
+
+static const char SQL_TARGET[] =
+    "SELECT v.id, v.spec, f.name FROM schedules s JOIN flows f ON f.id = s.flow_id"
+    " LEFT JOIN deployments d ON d.id = s.deployment_id"
+    " JOIN flow_versions v ON v.flow_id = f.id AND ("
+    "  (d.id IS NOT NULL AND v.id = d.version_id) OR"
+    "  (d.id IS NULL AND s.flow_version IS NOT NULL AND v.version = s.flow_version) OR"
+    "  (d.id IS NULL AND s.flow_version IS NULL AND v.seq = f.latest_seq))"
+    " WHERE s.id = ?";
+
+int
+sched_target(struct db *db, struct arena *a, int64_t sched_dbid, struct db_res **row)
+{
+	int rc = db_query(db, a, row, SQL_TARGET, "i", sched_dbid);
+
+	if (rc == 0 && (*row)->nrows == 0)
+		return SCHED_ENOTFOUND;
+	return rc;
+}
+
+static const char SQL_SLOT[] =
+    "SELECT 1 FROM runs WHERE schedule_id = ? AND scheduled_for = ?";
+
+int
+sched_slot_taken(struct db *db, struct arena *a, int64_t sched_dbid, const char *slot)
+{
+	struct db_res *r;
+	int rc = db_query(db, a, &r, SQL_SLOT, "is", sched_dbid, slot);
+
+	return rc < 0 ? rc : r->nrows > 0;
+}
+
+static const char SQL_ADVANCE[] =
+    "UPDATE schedules SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at),"
+    " last_run_id = COALESCE(?, last_run_id) WHERE id = ?";
+
+int
+sched_advance(struct db *db, int64_t sched_dbid, const char *next,
+    const char *last_slot, const char *last_run_id)
+{
+	int64_t rc = db_exec(db, SQL_ADVANCE, "sssi", next, last_slot, last_run_id, sched_dbid);
+
+	return rc < 0 ? (int)rc : 0;
+}

@@ -115,7 +115,7 @@ run_loop(struct worker *w, int wake_fd)
 	double poll_every = config_int(w->cfg, "worker", "poll_interval_ms") / 1000.0;
 	double grace = (double)config_int(w->cfg, "worker", "shutdown_grace_seconds");
 	double next_poll = 0, next_beat = 0, next_reap = 0, last_flush = 0;
-	double stop_deadline = 0;
+	double stop_deadline = 0, next_fire = 0;
 	int killed = 0, backlog = 0;
 	struct pollfd *pfd = NULL;
 	struct step **owner = NULL;
@@ -135,6 +135,18 @@ run_loop(struct worker *w, int wake_fd)
 		if (now >= next_reap) {
 			claim_reap(w);
 			next_reap = now + w->lease / 2.0;
+		}
+		if (!w->stopping && (now >= next_fire || now >= next_poll)) {
+			time_t due = 0;
+			int fired = sched_fire(w, &due);
+
+			/* Sleep until the earliest slot, rechecking at each poll:
+			 * the API wakes us when schedules change. */
+			next_fire = due > 0 ? now + (double)(due - time(NULL)) : now + 3600;
+			if (fired > 0) {
+				next_poll = now;
+				wake_all(config_str(w->cfg, "worker", "wake_dir"));
+			}
 		}
 		exec_timers(w, now);
 		/* Steps of runs already held go first; new runs get what is left. */
@@ -176,6 +188,8 @@ run_loop(struct worker *w, int wake_fd)
 		}
 
 		wait = next_poll < next_beat ? next_poll : next_beat;
+		if (next_fire < wait)
+			wait = next_fire;
 		if (next_reap < wait)
 			wait = next_reap;
 		if (exec_next_timer(w, now) < wait)

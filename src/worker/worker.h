@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct config;
 struct db;
@@ -103,6 +104,10 @@ void now_sql(char out[32]);
 int store_flush(struct worker *w);
 void store_log(struct worker *w, struct step *s, int stream, const char *line,
     size_t len, int cut);
+
+/* scheduler.c: fires due slots; returns runs created and sets *next_due
+ * (epoch of the earliest next slot, 0 if none), or a db_err. */
+int sched_fire(struct worker *w, time_t *next_due);
 
 /* builtin.c: runs in a forked child; returns the exit status. */
 int builtin_http(struct step *s, json_t *params);
