@@ -36,6 +36,9 @@ CREATE TABLE runs (
   KEY ix_runs_org_updated (org_id, updated_at, id),
   KEY ix_runs_worker (worker_id, status),
   KEY ix_runs_lease (status, lease_expires_at),
+  KEY ix_runs_flow_poll (flow_id, id, updated_at),
+  KEY ix_runs_flow_updated (flow_id, updated_at, id),
+  KEY ix_runs_flow_created (flow_id, created_at),
   CONSTRAINT fk_runs_flow FOREIGN KEY (flow_id) REFERENCES flows (id) ON DELETE CASCADE,
   CONSTRAINT fk_runs_version FOREIGN KEY (version_id) REFERENCES flow_versions (id) ON DELETE CASCADE,
   CONSTRAINT fk_runs_deployment FOREIGN KEY (deployment_id) REFERENCES deployments (id) ON DELETE SET NULL
@@ -45,6 +48,7 @@ CREATE TABLE step_runs (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   run_id BIGINT UNSIGNED NOT NULL,
   org_id BIGINT UNSIGNED NOT NULL,
+  flow_id BIGINT UNSIGNED NOT NULL,
   step_id VARCHAR(64) NOT NULL,
   type VARCHAR(32) NOT NULL,
   status VARCHAR(20) NOT NULL DEFAULT 'pending',
@@ -59,6 +63,9 @@ CREATE TABLE step_runs (
   updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   UNIQUE KEY uq_step_runs_step (run_id, step_id),
   KEY ix_step_runs_org_updated (org_id, updated_at, id),
+  KEY ix_step_runs_flow_poll (flow_id, id, updated_at),
+  KEY ix_step_runs_flow_updated (flow_id, updated_at, id),
+  KEY ix_step_runs_flow_started (flow_id, started_at),
   CONSTRAINT fk_step_runs_run FOREIGN KEY (run_id) REFERENCES runs (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
@@ -95,4 +102,17 @@ CREATE TABLE workers (
   started_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   heartbeat_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   KEY ix_workers_heartbeat (heartbeat_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Where the dagctl surface's numbered pages ended, so that page N + 1 of
+-- the same query starts after page N's last row instead of scanning an
+-- offset. Kept an hour.
+CREATE TABLE page_marks (
+  query_hash CHAR(64) NOT NULL,
+  page INT UNSIGNED NOT NULL,
+  last_id BIGINT UNSIGNED NOT NULL,
+  total BIGINT UNSIGNED NOT NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (query_hash, page),
+  KEY ix_page_marks_age (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

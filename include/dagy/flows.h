@@ -45,4 +45,13 @@ int flows_versions(struct db *db, struct arena *a, int64_t org_id,
  * Returns 1, or 0 if there was no such flow. */
 int flows_delete(struct db *db, int64_t org_id, const char *name);
 
+/* daggle's view of flows (name NULL: all, by name). Row: name, spec, code
+ * hash, last run status, last run id, last run started, schedule. */
+int flows_overview(struct db *db, struct arena *a, int64_t org_id,
+    const char *name, struct db_res **rows);
+/* The flow with this public id or name: its internal id, or
+ * FLOWS_ENOTFOUND. */
+int flows_find(struct db *db, struct arena *a, int64_t org_id, const char *id_or_name,
+    int64_t *flow_id);
+
 #endif

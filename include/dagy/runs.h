@@ -66,4 +66,12 @@ int runs_outputs(struct db *db, struct arena *a, int64_t run_dbid,
 int runs_decide(struct db *db, int64_t run_dbid, const char *step, int approve,
     const char *who);
 
+/* Deletes the org's runs that ended more than `seconds` ago, with their
+ * steps, logs and outputs; reports how many and the bytes they held. */
+int runs_cleanup(struct db *db, struct arena *a, int64_t org_id, int64_t seconds,
+    int64_t *removed, int64_t *bytes);
+/* The newest run of a flow (by name): its public id, or RUNS_ENOTFOUND. */
+int runs_latest(struct db *db, struct arena *a, int64_t org_id, const char *flow,
+    const char **id);
+
 #endif

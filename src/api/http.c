@@ -1,6 +1,6 @@
 /* Request accessors and response writers over libfcgi. Errors take the
  * shape of the route's dialect: Dagy {"error","message","details"},
- * daggle {"error": text}, dagctl {"detail": text}. */
+ * daggle and dagctl {"error": text}. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -141,7 +141,7 @@ verror(struct req *r, enum api_err code, json_t *details, const char *fmt,
 		json_decref(details);
 		break;
 	case DIALECT_DAGCTL:
-		body = json_pack("{s:s}", "detail", msg);
+		body = json_pack("{s:s}", "error", msg);
 		json_decref(details);
 		break;
 	default:

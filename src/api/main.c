@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api.h"
 #include "dagy/config.h"
@@ -28,6 +29,8 @@ static const struct {
 	{drafts_routes, &drafts_routes_n},
 	{runs_routes, &runs_routes_n},
 	{schedules_routes, &schedules_routes_n},
+	{daggle_routes, &daggle_routes_n},
+	{dagctl_routes, &dagctl_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
@@ -325,6 +328,7 @@ main(void)
 		goto done;
 	}
 	srv.max_body = config_int(srv.cfg, "api", "max_body_bytes");
+	srv.started = time(NULL);
 	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
 	if (build_router(&srv) < 0)
 		goto done;

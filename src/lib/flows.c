@@ -142,3 +142,46 @@ flows_delete(struct db *db, int64_t org_id, const char *name)
 
 	return rc < 0 ? (int)rc : rc > 0;
 }
+
+static const char SQL_OVERVIEW[] =
+    "SELECT f.name, v.spec, v.code_hash, r.status, r.public_id, "
+    TS("COALESCE(r.started_at, r.created_at)") ","
+    " COALESCE((SELECT d.schedule FROM deployments d WHERE d.flow_id = f.id"
+    "  AND d.schedule IS NOT NULL ORDER BY d.id LIMIT 1),"
+    " (SELECT COALESCE(s.cron_expression, CONCAT(s.interval_seconds, 's'))"
+    "  FROM schedules s WHERE s.flow_id = f.id AND s.source = 'api' AND s.enabled = 1"
+    "  AND s.mode IN ('cron', 'interval') ORDER BY s.id LIMIT 1))"
+    " FROM flows f JOIN flow_versions v ON v.flow_id = f.id AND v.seq = f.latest_seq"
+    " LEFT JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE flow_id = f.id)"
+    " WHERE f.org_id = ? AND (? IS NULL OR f.name = ?) ORDER BY f.name";
+
+int
+flows_overview(struct db *db, struct arena *a, int64_t org_id, const char *name,
+    struct db_res **rows)
+{
+	int rc = db_query(db, a, rows, SQL_OVERVIEW, "iss", org_id, name, name);
+
+	if (rc == 0 && name != NULL && (*rows)->nrows == 0)
+		return FLOWS_ENOTFOUND;
+	return rc;
+}
+
+static const char SQL_FIND[] =
+    "SELECT id FROM flows WHERE org_id = ? AND (public_id = ? OR name = ?)"
+    " ORDER BY public_id = ? DESC LIMIT 1";
+
+int
+flows_find(struct db *db, struct arena *a, int64_t org_id, const char *id_or_name,
+    int64_t *flow_id)
+{
+	struct db_res *r;
+	int rc = db_query(db, a, &r, SQL_FIND, "isss", org_id, id_or_name, id_or_name,
+	    id_or_name);
+
+	if (rc < 0)
+		return rc;
+	if (r->nrows == 0)
+		return FLOWS_ENOTFOUND;
+	*flow_id = db_int(r, 0, 0);
+	return 0;
+}

@@ -210,3 +210,49 @@ runs_decide(struct db *db, int64_t run_dbid, const char *step, int approve,
 	arena_free(&a);
 	return (int)rc;
 }
+
+#define ENDED_BEFORE \
+    " FROM runs r WHERE r.org_id = ? AND r.status IN ('completed', 'failed', 'cancelled')" \
+    " AND COALESCE(r.completed_at, r.created_at) < UTC_TIMESTAMP(6) - INTERVAL ? SECOND"
+static const char SQL_CLEANUP_SIZE[] =
+    "SELECT COUNT(*), COALESCE(SUM(LENGTH(COALESCE(r.parameters, '')) +"
+    " LENGTH(COALESCE(r.output, '')) + LENGTH(COALESCE(r.error, '')) +"
+    " (SELECT COALESCE(SUM(LENGTH(l.line)), 0) FROM step_logs l WHERE l.run_id = r.id) +"
+    " (SELECT COALESCE(SUM(LENGTH(o.k) + LENGTH(o.v)), 0) FROM step_outputs o"
+    "  WHERE o.run_id = r.id)), 0)" ENDED_BEFORE;
+static const char SQL_CLEANUP[] = "DELETE r" ENDED_BEFORE;
+
+int
+runs_cleanup(struct db *db, struct arena *a, int64_t org_id, int64_t seconds,
+    int64_t *removed, int64_t *bytes)
+{
+	struct db_res *r;
+	int64_t rc;
+
+	if ((rc = db_query(db, a, &r, SQL_CLEANUP_SIZE, "ii", org_id, seconds)) < 0)
+		return (int)rc;
+	*bytes = db_int(r, 0, 1);
+	if ((rc = db_exec(db, SQL_CLEANUP, "ii", org_id, seconds)) < 0)
+		return (int)rc;
+	*removed = rc;
+	return 0;
+}
+
+static const char SQL_LATEST[] =
+    "SELECT r.public_id FROM runs r JOIN flows f ON f.id = r.flow_id"
+    " WHERE f.org_id = ? AND f.name = ? ORDER BY r.id DESC LIMIT 1";
+
+int
+runs_latest(struct db *db, struct arena *a, int64_t org_id, const char *flow,
+    const char **id)
+{
+	struct db_res *r;
+	int rc = db_query(db, a, &r, SQL_LATEST, "is", org_id, flow);
+
+	if (rc < 0)
+		return rc;
+	if (r->nrows == 0)
+		return RUNS_ENOTFOUND;
+	*id = db_val(r, 0, 0);
+	return 0;
+}

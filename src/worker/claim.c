@@ -28,9 +28,9 @@ static const char SQL_LOAD[] =
 static const char SQL_STEPS[] =
     "SELECT step_id, status, attempt, id FROM step_runs WHERE run_id = ?";
 static const char SQL_STEPS_INSERT[] =
-    "INSERT INTO step_runs (run_id, org_id, step_id, type)"
-    " SELECT ?, ?, j.s, j.t FROM JSON_TABLE(?, '$[*]' COLUMNS("
-    " s VARCHAR(64) PATH '$[0]', t VARCHAR(32) PATH '$[1]')) j";
+    "INSERT INTO step_runs (run_id, org_id, flow_id, step_id, type)"
+    " SELECT r.id, r.org_id, r.flow_id, j.s, j.t FROM runs r, JSON_TABLE(?, '$[*]'"
+    " COLUMNS(s VARCHAR(64) PATH '$[0]', t VARCHAR(32) PATH '$[1]')) j WHERE r.id = ?";
 static const char SQL_OUTPUTS[] =
     "SELECT step_id, k, v FROM step_outputs WHERE run_id = ?";
 
@@ -130,7 +130,7 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 			json_array_append_new(list, json_pack("[s,s]", r->steps[i].id, r->steps[i].type));
 		text = json_dumps(list, JSON_COMPACT);
 		json_decref(list);
-		rc = (int)db_exec(w->db, SQL_STEPS_INSERT, "iis", id, r->org_id, text);
+		rc = (int)db_exec(w->db, SQL_STEPS_INSERT, "si", text, id);
 		free(text);
 		if (rc < 0 || (rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
 			goto fail;
@@ -247,6 +247,8 @@ static const char SQL_REAP[] =
     " WHERE status = 'running' AND lease_expires_at < UTC_TIMESTAMP(6)";
 static const char SQL_WORKERS_GONE[] =
     "DELETE FROM workers WHERE heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND";
+static const char SQL_MARKS_OLD[] =
+    "DELETE FROM page_marks WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL 1 HOUR";
 
 int
 claim_reap(struct worker *w)
@@ -258,6 +260,8 @@ claim_reap(struct worker *w)
 		    (long long)rc);
 	if (rc >= 0)
 		rc = db_exec(w->db, SQL_WORKERS_GONE, "i", (int64_t)w->lease * 4);
+	if (rc >= 0)
+		rc = db_exec(w->db, SQL_MARKS_OLD, "");
 	return rc < 0 ? (int)rc : 0;
 }
 
