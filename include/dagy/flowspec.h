@@ -26,6 +26,10 @@ void flowspec_hash(json_t *canonical, char hex[65]);
 int flowspec_check_canvas(json_t *canvas, struct flowspec_err *err);
 /* The flow spec a canvas stands for (a new reference; validate it next). */
 json_t *flowspec_from_canvas(json_t *canvas);
+/* The nodes of a canonical spec in graph order: by depth (a node comes
+ * after everything it depends on), then by id. Returns a new array of
+ * node objects (borrowed from spec, held by the array). */
+json_t *flowspec_order(json_t *canonical);
 /* "shell, python_function, …": the node types this build executes. */
 const char *flowspec_types(void);
 /* Maps a node id to the suffix of its environment variables

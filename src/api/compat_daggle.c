@@ -99,11 +99,12 @@ dag_json(const struct db_res *d, unsigned i, int full)
 	    "last_run", api_str_or_null(db_val(d, i, 5)));
 
 	if (full) {
-		json_t *ids = json_array(), *n;
+		json_t *ids = json_array(), *n, *ordered = flowspec_order(spec);
 		size_t k;
 
-		json_array_foreach(nodes, k, n)
+		json_array_foreach(ordered, k, n)
 			json_array_append(ids, json_object_get(n, "id"));
+		json_decref(ordered);
 		json_object_set_new(o, "step_ids", ids);
 		json_object_set_new(o, "last_run_id", api_str_or_null(db_val(d, i, 4)));
 		json_object_set_new(o, "dag_hash", json_stringn(db_val(d, i, 2), 8));

@@ -504,3 +504,49 @@ flowspec_from_canvas(json_t *canvas)
 		    json_object_get(e, "source"), "target", json_object_get(e, "target")));
 	return json_pack("{s:o, s:o}", "nodes", nodes, "edges", edges);
 }
+
+json_t *
+flowspec_order(json_t *canonical)
+{
+	json_t *nodes = json_object_get(canonical, "nodes"), *depth = json_object();
+	json_t *out = json_array(), *n;
+	size_t count = json_array_size(nodes), i, placed = 0;
+	long level, max = 0;
+	int changed = 1;
+
+	/* Depths by relaxation: a spec is acyclic, so this settles. */
+	while (changed) {
+		changed = 0;
+		json_array_foreach(nodes, i, n) {
+			json_t *d;
+			size_t k;
+
+			level = 0;
+			json_array_foreach(json_object_get(n, "depends_on"), k, d) {
+				long dl = (long)json_integer_value(json_object_get(depth,
+				    json_string_value(d)));
+
+				if (dl + 1 > level)
+					level = dl + 1;
+			}
+			if (json_object_get(depth, json_string_value(json_object_get(n, "id"))) == NULL ||
+			    json_integer_value(json_object_get(depth,
+			    json_string_value(json_object_get(n, "id")))) != level) {
+				json_object_set_new(depth, json_string_value(json_object_get(n, "id")),
+				    json_integer(level));
+				changed = 1;
+			}
+			if (level > max)
+				max = level;
+		}
+	}
+	for (level = 0; level <= max && placed < count; level++)
+		json_array_foreach(nodes, i, n)
+			if (json_integer_value(json_object_get(depth,
+			    json_string_value(json_object_get(n, "id")))) == level) {
+				json_array_append(out, n);
+				placed++;
+			}
+	json_decref(depth);
+	return out;
+}

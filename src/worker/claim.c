@@ -10,6 +10,7 @@
 #include "dagy/arena.h"
 #include "dagy/config.h"
 #include "dagy/db.h"
+#include "dagy/flowspec.h"
 #include "dagy/log.h"
 #include "worker.h"
 
@@ -123,11 +124,14 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 	if ((rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
 		goto fail;
 	if (steps->nrows == 0) {
-		json_t *list = json_array();
+		/* Rows go in graph order, which is how steps are listed later. */
+		json_t *list = json_array(), *ordered = flowspec_order(r->spec), *o;
 		char *text;
 
-		for (i = 0; i < (size_t)r->nsteps; i++)
-			json_array_append_new(list, json_pack("[s,s]", r->steps[i].id, r->steps[i].type));
+		json_array_foreach(ordered, i, o)
+			json_array_append_new(list, json_pack("[O,O]", json_object_get(o, "id"),
+			    json_object_get(o, "type")));
+		json_decref(ordered);
 		text = json_dumps(list, JSON_COMPACT);
 		json_decref(list);
 		rc = (int)db_exec(w->db, SQL_STEPS_INSERT, "si", text, id);
