@@ -3,6 +3,8 @@
  * size and syntax, credentials, permission — happens here, once, before
  * the handler runs. */
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +294,62 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 	arena_reset(arena);
 }
 
+/* With [api] processes = N > 1 (systemd runs spawn-fcgi -n, which starts
+ * one process), this process forks N responders sharing the listening
+ * socket, restarts any that die and passes SIGTERM on. Returns 0 in the
+ * supervisor when all children have exited, 1 in a child. */
+static int
+supervise(int n)
+{
+	pid_t *kids = calloc((size_t)n, sizeof(*kids));
+	time_t last_spawn = 0;
+	int i, alive = 0, st;
+
+	for (;;) {
+		for (i = 0; i < n && !stopping; i++) {
+			pid_t pid;
+
+			if (kids[i] > 0)
+				continue;
+			/* A responder that dies at once should not spin the CPU. */
+			if (time(NULL) == last_spawn && alive == n - 1)
+				sleep(1);
+			last_spawn = time(NULL);
+			if ((pid = fork()) == 0) {
+				free(kids);
+				return 1;
+			}
+			if (pid > 0) {
+				kids[i] = pid;
+				alive++;
+			}
+		}
+		if (alive == 0)
+			break;
+		{
+			pid_t pid = wait(&st);
+
+			if (pid < 0) {
+				if (stopping)
+					for (i = 0; i < n; i++)
+						if (kids[i] > 0)
+							kill(kids[i], SIGTERM);
+				continue;
+			}
+			for (i = 0; i < n; i++)
+				if (kids[i] == pid) {
+					kids[i] = 0;
+					alive--;
+					if (!stopping)
+						log_warn("responder %d exited (status %d); restarting",
+						    (int)pid, st);
+				}
+		}
+	}
+	free(kids);
+	return 0;
+}
+
 static int
 build_router(struct server *srv)
 {
@@ -332,8 +390,6 @@ main(void)
 	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
 	if (build_router(&srv) < 0)
 		goto done;
-	if (db_open(&srv.db, srv.cfg) < 0)
-		goto done;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -346,6 +402,16 @@ main(void)
 		log_err("FastCGI initialisation failed");
 		goto done;
 	}
+	if (config_int(srv.cfg, "api", "processes") > 1 &&
+	    supervise((int)config_int(srv.cfg, "api", "processes")) == 0) {
+		/* The supervisor's children have all exited. */
+		FCGX_Free(&fr, 1);
+		rc = 0;
+		goto done;
+	}
+	/* Each responder has a connection of its own, opened after the fork. */
+	if (db_open(&srv.db, srv.cfg) < 0)
+		goto done;
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		handle(&srv, &fr, &arena);
 		FCGX_Finish_r(&fr);

@@ -32,6 +32,7 @@ static const struct known_key known[] = {
 	{"api", "max_body_bytes", K_INT, "1048576"},
 	{"api", "retry_after_seconds", K_INT, "5"},
 	{"api", "cursor_secret", K_STR, ""},
+	{"api", "processes", K_INT, "1"},
 	{"worker", "concurrency", K_INT, "8"},
 	{"worker", "wake_dir", K_STR, "/run/dagy"},
 	{"worker", "default_step_timeout_seconds", K_INT, "3600"},
