@@ -17,6 +17,13 @@ my $top = abs_path(dirname(__FILE__) . '/../..');
 my $work = tempdir('dagy-pkg-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my @started;
 
+sub script {
+	my ($name, $text) = @_;
+	open my $f, '>', "$work/$name.sh" or die;
+	print $f "set -e\n$text\n";
+	close $f;
+	return "bash $work/$name.sh";
+}
 sub run { my $cmd = shift; my $out = `$cmd 2>&1`; return ($? >> 8, $out) }
 sub must { my ($cmd, $what) = @_; my ($rc, $out) = run($cmd); ok($rc == 0, $what) or diag("$cmd\n$out"); return $out }
 sub free_port {
@@ -28,7 +35,7 @@ sub free_port {
 sub bg {
 	my ($cmd) = @_;
 	my $pid = fork // die;
-	if (!$pid) { exec('/bin/sh', '-c', "exec $cmd") or exit 127 }
+	if (!$pid) { exec('/bin/sh', '-c', $cmd) or exit 127 }
 	push @started, $pid;
 	return $pid;
 }
@@ -73,7 +80,7 @@ ok(-d '/var/lib/dagy/work', 'state directories');
 # MariaDB: the system's, started directly when it is not running.
 if (system('mariadb -e "SELECT 1" >/dev/null 2>&1') != 0) {
 	system('install -d -o mysql -g mysql /run/mysqld');
-	bg('/usr/sbin/mariadbd --user=mysql');
+	bg('exec /usr/sbin/mariadbd --user=mysql');
 	for (1 .. 100) { last if system('mariadb -e "SELECT 1" >/dev/null 2>&1') == 0; select(undef, undef, undef, 0.1) }
 }
 must('mariadb -e "SELECT 1"', 'MariaDB answers');
@@ -85,23 +92,23 @@ my ($step4) = $doc =~ /## 4\. Create the first admin and an API key\n\n(.*?)\n\n
 s/^    //mg for $step3, $step4;
 $step4 =~ s/^systemctl.*$//m;
 system('mariadb -e "DROP DATABASE IF EXISTS dagy; DROP USER IF EXISTS dagy@localhost"');
-must("bash -ec '$step3'", 'step 3: database, config check, migrate');
+must(script('step3', $step3), 'step 3: database, config check, migrate');
 unlink '/root/dagy-admin.key';
-must("bash -ec " . quotemeta($step4), 'step 4: admin, org and key');
+must(script('step4', $step4), 'step 4: admin, org and key');
 chomp(my $key = `cat /root/dagy-admin.key`);
 like($key, qr/^dagy_sk_/, 'an API key');
 
 # The services, started directly as their units would.
 my ($api_cmd) = `grep ^ExecStart= /lib/systemd/system/dagy-api.service` =~ /^ExecStart=(.*)$/m;
 system('install -d /run/dagy-api && install -d -o dagy -g dagy /run/dagy');
-bg($api_cmd);
-bg('runuser -u dagy -- /usr/bin/dagy-worker');
+my $api_pid = bg("exec $api_cmd");
+bg('exec runuser -u dagy -- /usr/bin/dagy-worker');
 for (1 .. 50) { last if -S '/run/dagy-api/api.sock'; select(undef, undef, undef, 0.1) }
 ok(-S '/run/dagy-api/api.sock', 'dagy-api listens on /run/dagy-api/api.sock');
 like(scalar(`stat -c '%U' /run/dagy-api/api.sock`), qr/^www-data$/, 'a socket the web server can use');
 sleep 1;
 like(scalar(`ps -o user= -C dagy-api | sort -u`), qr/^dagy$/m, 'responders run as dagy');
-is(scalar(() = `pgrep -x dagy-api`), 5, 'a supervisor and [api] processes = 4 responders');
+is(scalar(() = `pgrep -P $api_pid -x dagy-api`), 4, 'a supervisor with [api] processes = 4 responders');
 
 sub check_front {
 	my ($name, $port) = @_;
@@ -130,7 +137,7 @@ print $lc qq{include "/etc/lighttpd/lighttpd.conf"\nserver.port := $lport\nserve
 	. qq{server.pid-file := "$work/lighttpd.pid"\n};
 close $lc;
 must("lighttpd -tt -f $work/lighttpd.conf", 'the lighttpd configuration is valid');
-my $lpid = bg("lighttpd -D -f $work/lighttpd.conf");
+my $lpid = bg("exec lighttpd -D -f $work/lighttpd.conf");
 check_front('lighttpd', $lport);
 kill 'TERM', $lpid;
 waitpid $lpid, 0;
@@ -141,8 +148,9 @@ like($step5b, qr/a2enmod proxy_fcgi\s+a2enconf dagy/, 'doc/install.md says a2enm
 must('a2enmod -q proxy_fcgi && a2enconf -q dagy', 'a2enmod proxy_fcgi && a2enconf dagy');
 my $aport = free_port();
 must("sed -i.dagy-test 's/^Listen .*/Listen 127.0.0.1:$aport/' /etc/apache2/ports.conf", 'Apache on a loopback port');
-must('. /etc/apache2/envvars && apache2 -t', 'the Apache configuration is valid');
-my $apid = bg(". /etc/apache2/envvars && exec apache2 -DFOREGROUND");
+my $apache = '. /etc/apache2/envvars && mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR" &&';
+must("$apache apache2 -t", 'the Apache configuration is valid');
+my $apid = bg("$apache exec apache2 -DFOREGROUND");
 check_front('Apache', $aport);
 kill 'TERM', $apid;
 waitpid $apid, 0;
