@@ -90,6 +90,8 @@ int req_json_field(struct req *r, const char *field, int arrays, json_t **out);
 /* {"items": items, "next_token": token or null}; key (stolen) is the last
  * row's sort key when there may be more. */
 int api_page(struct req *r, json_t *items, json_t *key);
+/* Compact JSON text of v in the request arena, or NULL for NULL or null. */
+const char *api_json_text(struct req *r, json_t *v);
 /* Parses a JSON column, or null for NULL/garbage. */
 json_t *api_json_col(const char *text);
 
@@ -122,9 +124,12 @@ struct run_trigger {
 int runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row);
 /* 0, RUNS_ENOTFOUND, RUNS_EFINISHED (with *row) or a db_err; commits. */
 int runs_api_cancel(struct req *r, const char *id, struct db_res **row);
-/* 0, RUNS_ENOTWAITING, RUNS_ENOTFOUND or a db_err; commits. */
-int runs_api_decide(struct req *r, int64_t run_dbid, const char *run_id,
-    const char *step, int approve);
+/* Approves or rejects step of run (a runs_get row) and answers: 200, or
+ * 409 when the step is not waiting; commits. */
+int runs_api_decide(struct req *r, const struct db_res *run, const char *step,
+    int approve);
+/* [{step_id, key, value}] of a run, or NULL with *rc a db_err. */
+json_t *runs_api_outputs(struct req *r, int64_t run_dbid, int *rc);
 /* {"step_id", "stdout", "stderr"} of one step's captured output. */
 int runs_api_step_log(struct req *r, int64_t run_dbid, const char *step, json_t **out);
 json_t *runs_api_json(const struct db_res *rows, unsigned i, int full);

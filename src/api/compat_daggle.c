@@ -379,21 +379,12 @@ dg_step_log(struct req *r)
 static int
 decide(struct req *r, int approve)
 {
-	const char *step = req_param(r, "step_id");
 	struct db_res *row;
 	int rc = load_step(r, &row);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	rc = runs_api_decide(r, db_int(row, 0, RUN_C_DBID), db_val(row, 0, RUN_C_ID), step,
-	    approve);
-	if (rc == RUNS_ENOTWAITING || rc == RUNS_ENOTFOUND)
-		return api_error(r, API_E_CONFLICT, NULL, "step '%s' is not waiting for approval",
-		    step);
-	if (rc < 0)
-		return rc;
-	return api_json(r, 200, json_pack("{s:s, s:s}", "step_id", step, "status",
-	    approve ? "approved" : "rejected"));
+	return runs_api_decide(r, row, req_param(r, "step_id"), approve);
 }
 
 static int
@@ -411,20 +402,15 @@ dg_reject(struct req *r)
 static int
 dg_outputs(struct req *r)
 {
-	struct db_res *row, *outs;
-	json_t *out;
-	unsigned i;
+	struct db_res *row;
+	json_t *items;
 	int rc = load_run(r, &row);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	if ((rc = runs_outputs(r->db, &r->arena, db_int(row, 0, RUN_C_DBID), &outs)) < 0)
+	if ((items = runs_api_outputs(r, db_int(row, 0, RUN_C_DBID), &rc)) == NULL)
 		return rc;
-	out = json_array();
-	for (i = 0; i < outs->nrows; i++)
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "step_id",
-		    db_val(outs, i, 0), "key", db_val(outs, i, 1), "value", db_val(outs, i, 2)));
-	return api_json(r, 200, out);
+	return api_json(r, 200, items);
 }
 
 static const char *

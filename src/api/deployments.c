@@ -63,20 +63,6 @@ deployment_json(const struct db_res *d, unsigned i)
 	    "status", db_val(d, i, DEPLOY_C_STATUS));
 }
 
-static const char *
-dump(struct req *r, json_t *v)
-{
-	char *s;
-	const char *out;
-
-	if (v == NULL)
-		return NULL;
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	out = arena_strdup(&r->arena, s);
-	free(s);
-	return out;
-}
-
 /* Reads the settings fields present in the body; -1 after a 400. *n counts
  * the fields given. */
 static int
@@ -113,8 +99,8 @@ read_settings(struct req *r, struct deploy_settings *s, int *n)
 			if (!json_is_string(v))
 				return api_invalid(r, "dep_package_slugs", "must be an array of strings"), -1;
 	}
-	s->tags = dump(r, tags);
-	s->slugs = dump(r, slugs);
+	s->tags = api_json_text(r, tags);
+	s->slugs = api_json_text(r, slugs);
 	*n = (s->environment != NULL) + (s->schedule != NULL) + (s->executor != NULL) +
 	    (s->mode != NULL) + (tags != NULL) + (slugs != NULL);
 	return 0;

@@ -9,6 +9,7 @@
 #include "dagy/deployments.h"
 #include "dagy/flows.h"
 #include "dagy/flowspec.h"
+#include "dagy/runs.h"
 
 static int flows_create(struct req *r);
 static int flows_list_h(struct req *r);
@@ -273,15 +274,22 @@ flows_delete_h(struct req *r)
 	    "flow_name", name));
 }
 
+/* One backend: the dagy-workers of this installation, with the limits of
+ * its configuration and what is alive right now. */
 static int
 backends(struct req *r)
 {
 	const struct config *cfg = r->srv->cfg;
+	int64_t workers, slots;
+	int rc;
 
-	return api_json(r, 200, json_pack("[{s:s, s:[s,s,s,s,s], s:I, s:I, s:s}]",
+	if ((rc = runs_workers(r->db, &r->arena, &workers, &slots)) < 0)
+		return rc;
+	return api_json(r, 200, json_pack("[{s:s, s:[s,s,s,s,s], s:I, s:I, s:I, s:I, s:s}]",
 	    "name", "local",
 	    "capabilities", "cpu", "shell", "python", "http", "long_running",
 	    "max_concurrent_runs", (json_int_t)config_int(cfg, "worker", "concurrency"),
 	    "max_timeout_seconds", (json_int_t)config_int(cfg, "worker", "max_step_timeout_seconds"),
+	    "workers", (json_int_t)workers, "concurrent_steps", (json_int_t)slots,
 	    "description", "dagy-worker processes on this installation's hosts"));
 }

@@ -270,6 +270,20 @@ api_page(struct req *r, json_t *items, json_t *key)
 	    "next_token", key != NULL ? json_string(page_token(r, key)) : json_null()));
 }
 
+const char *
+api_json_text(struct req *r, json_t *v)
+{
+	char *s;
+	const char *out;
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	out = arena_strdup(&r->arena, s);
+	free(s);
+	return out;
+}
+
 json_t *
 api_json_col(const char *text)
 {

@@ -83,20 +83,6 @@ fail:
 	return NULL;
 }
 
-static const char *
-dump(struct req *r, json_t *v)
-{
-	char *s;
-	const char *out;
-
-	if (v == NULL)
-		return NULL;
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	out = arena_strdup(&r->arena, s);
-	free(s);
-	return out;
-}
-
 int
 runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row)
 {
@@ -152,8 +138,8 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row
 	n.executor = t->executor != NULL ? t->executor :
 	    d != NULL && *db_val(d, 0, DEPLOY_C_EXECUTOR) ? db_val(d, 0, DEPLOY_C_EXECUTOR) : NULL;
 	n.mode = t->mode != NULL ? t->mode : d != NULL ? db_val(d, 0, DEPLOY_C_MODE) : NULL;
-	n.params = dump(r, params);
-	n.tags = dump(r, t->tags);
+	n.params = api_json_text(r, params);
+	n.tags = api_json_text(r, t->tags);
 	json_decref(params);
 	if ((rc = runs_create(r->db, &r->arena, &n, &id, &slug)) < 0 ||
 	    (t->schedule_id != 0 && (rc = sched_set_last(r->db, t->schedule_id, id)) < 0) ||
@@ -508,45 +494,37 @@ runs_step_log_h(struct req *r)
 }
 
 int
-runs_api_decide(struct req *r, int64_t run_dbid, const char *run_id,
-    const char *step, int approve)
+runs_api_decide(struct req *r, const struct db_res *run, const char *step, int approve)
 {
 	int rc;
 
 	if ((rc = db_begin(r->db)) < 0)
 		return rc;
-	rc = runs_decide(r->db, run_dbid, step, approve, r->who.email);
+	rc = runs_decide(r->db, db_int(run, 0, RUN_C_DBID), step, approve, r->who.email);
 	if (rc == RUNS_ENOTWAITING || rc == RUNS_ENOTFOUND) {
 		db_rollback(r->db);
-		return rc;
+		return api_error(r, API_E_CONFLICT, NULL, "step '%s' is not waiting for approval",
+		    step);
 	}
 	if (rc < 0 ||
 	    (rc = audit_write(r->db, &r->who, approve ? "step.approve" : "step.reject",
-	    "step", arena_printf(&r->arena, "%s/%s", run_id, step), NULL)) < 0 ||
+	    "step", arena_printf(&r->arena, "%s/%s", db_val(run, 0, RUN_C_ID), step), NULL)) < 0 ||
 	    (rc = db_commit(r->db)) < 0)
 		return rc;
 	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
-	return 0;
+	return api_json(r, 200, json_pack("{s:s, s:s}", "step_id", step,
+	    "status", approve ? "approved" : "rejected"));
 }
 
 static int
 decide(struct req *r, int approve)
 {
-	const char *step = req_param(r, "step_id");
 	struct db_res *row;
 	int rc = load_step(r, &row);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	rc = runs_api_decide(r, db_int(row, 0, RUN_C_DBID), db_val(row, 0, RUN_C_ID),
-	    step, approve);
-	if (rc == RUNS_ENOTWAITING || rc == RUNS_ENOTFOUND)
-		return api_error(r, API_E_CONFLICT, NULL, "step '%s' is not waiting for approval",
-		    step);
-	if (rc < 0)
-		return rc;
-	return api_json(r, 200, json_pack("{s:s, s:s}", "step_id", step,
-	    "status", approve ? "approved" : "rejected"));
+	return runs_api_decide(r, row, req_param(r, "step_id"), approve);
 }
 
 static int
@@ -561,22 +539,33 @@ runs_reject_h(struct req *r)
 	return decide(r, 0);
 }
 
-static int
-runs_outputs_h(struct req *r)
+json_t *
+runs_api_outputs(struct req *r, int64_t run_dbid, int *rc)
 {
-	struct db_res *row, *outs;
+	struct db_res *outs;
 	json_t *items;
 	unsigned i;
-	int rc = load_run(r, &row);
 
-	if (rc != 0)
-		return rc < 0 ? rc : 0;
-	if ((rc = runs_outputs(r->db, &r->arena, db_int(row, 0, RUN_C_DBID), &outs)) < 0)
-		return rc;
+	if ((*rc = runs_outputs(r->db, &r->arena, run_dbid, &outs)) < 0)
+		return NULL;
 	items = json_array();
 	for (i = 0; i < outs->nrows; i++)
 		json_array_append_new(items, json_pack("{s:s, s:s, s:s}", "step_id",
 		    db_val(outs, i, 0), "key", db_val(outs, i, 1), "value", db_val(outs, i, 2)));
+	return items;
+}
+
+static int
+runs_outputs_h(struct req *r)
+{
+	struct db_res *row;
+	json_t *items;
+	int rc = load_run(r, &row);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	if ((items = runs_api_outputs(r, db_int(row, 0, RUN_C_DBID), &rc)) == NULL)
+		return rc;
 	return api_json(r, 200, json_pack("{s:s, s:o}", "run_id", db_val(row, 0, RUN_C_ID),
 	    "items", items));
 }

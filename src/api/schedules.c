@@ -57,20 +57,6 @@ sched_json(const struct db_res *s, unsigned i)
 	    "updated_at", db_val(s, i, SCHED_C_UPDATED));
 }
 
-static const char *
-text_of(struct req *r, json_t *v)
-{
-	char *s;
-	const char *out;
-
-	if (v == NULL || json_is_null(v))
-		return NULL;
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	out = arena_strdup(&r->arena, s);
-	free(s);
-	return out;
-}
-
 /* A timestamp field of m: 0 with *t (0 if absent) and *sql, or -1 (400). */
 static int
 time_field(struct req *r, json_t *m, const char *field, time_t *t, const char **sql)
@@ -131,7 +117,7 @@ check(struct req *r, json_t *m, time_t anchor, struct sched_fields *f)
 	v = json_object_get(m, "parameters");
 	if (v != NULL && !json_is_null(v) && !json_is_object(v))
 		return api_invalid(r, "parameters", "must be an object"), -1;
-	f->params = text_of(r, v);
+	f->params = api_json_text(r, v);
 	v = json_object_get(m, "description");
 	f->description = json_is_string(v) ? json_string_value(v) : NULL;
 	v = json_object_get(m, "environment");

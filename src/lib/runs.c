@@ -256,3 +256,20 @@ runs_latest(struct db *db, struct arena *a, int64_t org_id, const char *flow,
 	*id = db_val(r, 0, 0);
 	return 0;
 }
+
+static const char SQL_WORKERS[] =
+    "SELECT COUNT(*), COALESCE(SUM(concurrency), 0) FROM workers"
+    " WHERE heartbeat_at > UTC_TIMESTAMP(6) - INTERVAL 90 SECOND";
+
+int
+runs_workers(struct db *db, struct arena *a, int64_t *count, int64_t *slots)
+{
+	struct db_res *r;
+	int rc = db_query(db, a, &r, SQL_WORKERS, "");
+
+	if (rc < 0)
+		return rc;
+	*count = db_int(r, 0, 0);
+	*slots = db_int(r, 0, 1);
+	return 0;
+}

@@ -171,6 +171,8 @@ is($r->{status}, 200, 'backends');
 is($r->{json}[0]{name}, 'local', 'the local worker pool');
 is($r->{json}[0]{max_concurrent_runs}, 8, 'concurrency from config');
 is($r->{json}[0]{max_timeout_seconds}, 86400, 'timeout from config');
+is($r->{json}[0]{workers}, 1, 'the live workers');
+is($r->{json}[0]{concurrent_steps}, 8, 'and what they can run at once');
 
 # --- drafts ------------------------------------------------------------------------------
 my $canvas = { nodes => [ { id => 'n1', type => 'shell', position => [0, 0], data => { command => 'echo 1' } },
