@@ -120,8 +120,13 @@ struct run_trigger {
 	int execute;
 	int64_t schedule_id;   /* 0, or the schedule a manual trigger came from */
 };
-/* 0 with *row the new run; 1 after answering a 4xx; or a db_err. */
-int runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row);
+/* What a trigger reports of the run it queued. */
+struct run_created {
+	const char *id, *slug, *flow, *version, *status, *created_at;
+	json_t *params; /* the bound parameters; the caller releases them */
+};
+/* 0 with *out; 1 after answering a 4xx; or a db_err. */
+int runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created *out);
 /* 0, RUNS_ENOTFOUND, RUNS_EFINISHED (with *row) or a db_err; commits. */
 int runs_api_cancel(struct req *r, const char *id, struct db_res **row);
 /* Approves or rejects step of run (a runs_get row) and answers: 200, or

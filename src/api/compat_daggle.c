@@ -159,7 +159,7 @@ static int
 dg_trigger(struct req *r)
 {
 	struct run_trigger t;
-	struct db_res *row;
+	struct run_created run;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
@@ -168,10 +168,11 @@ dg_trigger(struct req *r)
 	t.flow = req_param(r, "name");
 	t.execute = 1;
 	t.trigger = "api";
-	if ((rc = runs_api_trigger(r, &t, &row)) != 0)
+	if ((rc = runs_api_trigger(r, &t, &run)) != 0)
 		return rc < 0 ? rc : 0;
-	return api_json(r, 201, json_pack("{s:s, s:s}", "run_id", db_val(row, 0, RUN_C_ID),
-	    "status", run_word(db_val(row, 0, RUN_C_STATUS))));
+	json_decref(run.params);
+	return api_json(r, 201, json_pack("{s:s, s:s}", "run_id", run.id,
+	    "status", run_word(run.status)));
 }
 
 static int

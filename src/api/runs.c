@@ -84,7 +84,7 @@ fail:
 }
 
 int
-runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row)
+runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created *out)
 {
 	struct db_res *v, *d = NULL;
 	struct run_new n;
@@ -140,15 +140,23 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct db_res **row
 	n.mode = t->mode != NULL ? t->mode : d != NULL ? db_val(d, 0, DEPLOY_C_MODE) : NULL;
 	n.params = api_json_text(r, params);
 	n.tags = api_json_text(r, t->tags);
-	json_decref(params);
+	/* The answer is built from what was written: no read-back. */
 	if ((rc = runs_create(r->db, &r->arena, &n, &id, &slug)) < 0 ||
 	    (t->schedule_id != 0 && (rc = sched_set_last(r->db, t->schedule_id, id)) < 0) ||
 	    (rc = audit_write(r->db, &r->who, "run.trigger", "run", id,
 	    json_pack("{s:s, s:s}", "flow_name", n.flow_name, "flow_version",
 	    db_val(v, 0, FLOWS_V_VERSION)))) < 0 ||
-	    (rc = runs_get(r->db, &r->arena, r->who.org_id, id, row)) < 0 ||
-	    (rc = db_commit(r->db)) < 0)
+	    (rc = db_commit(r->db)) < 0) {
+		json_decref(params);
 		return rc;
+	}
+	out->id = id;
+	out->slug = slug;
+	out->flow = n.flow_name;
+	out->version = db_val(v, 0, FLOWS_V_VERSION);
+	out->status = n.status;
+	out->created_at = api_now(r);
+	out->params = params;
 	if (t->execute)
 		wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
 	return 0;
@@ -158,7 +166,7 @@ static int
 runs_trigger_h(struct req *r)
 {
 	struct run_trigger t;
-	struct db_res *row;
+	struct run_created run;
 	json_t *exec = json_object_get(r->body_json, "execute");
 	int rc;
 
@@ -179,13 +187,12 @@ runs_trigger_h(struct req *r)
 		return api_invalid(r, "execute", "must be true or false");
 	t.execute = exec == NULL || json_is_true(exec);
 	t.trigger = "api";
-	if ((rc = runs_api_trigger(r, &t, &row)) != 0)
+	if ((rc = runs_api_trigger(r, &t, &run)) != 0)
 		return rc < 0 ? rc : 0;
 	return api_json(r, 202, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
-	    "run_id", db_val(row, 0, RUN_C_ID), "run_slug", db_val(row, 0, RUN_C_SLUG),
-	    "flow_name", db_val(row, 0, RUN_C_FLOW), "flow_version", db_val(row, 0, RUN_C_VERSION),
-	    "status", db_val(row, 0, RUN_C_STATUS), "created_at", db_val(row, 0, RUN_C_CREATED),
-	    "parameters", api_json_col(db_val(row, 0, RUN_C_PARAMS))));
+	    "run_id", run.id, "run_slug", run.slug, "flow_name", run.flow,
+	    "flow_version", run.version, "status", run.status, "created_at", run.created_at,
+	    "parameters", run.params));
 }
 
 static json_t *

@@ -376,7 +376,8 @@ sched_trigger_h(struct req *r)
 {
 	const char *id = req_param(r, "schedule_id");
 	struct run_trigger t;
-	struct db_res *row, *run;
+	struct run_created run;
+	struct db_res *row;
 	json_t *params, *extra;
 	int rc = sched_get(r->db, &r->arena, r->who.org_id, id, &row);
 
@@ -401,10 +402,10 @@ sched_trigger_h(struct req *r)
 	json_decref(params);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	json_decref(run.params);
 	return api_json(r, 202, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-	    "run_id", db_val(run, 0, RUN_C_ID), "run_slug", db_val(run, 0, RUN_C_SLUG),
-	    "schedule_id", id, "status", db_val(run, 0, RUN_C_STATUS),
-	    "created_at", db_val(run, 0, RUN_C_CREATED)));
+	    "run_id", run.id, "run_slug", run.slug, "schedule_id", id,
+	    "status", run.status, "created_at", run.created_at));
 }
 
 static int
