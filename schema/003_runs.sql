@@ -38,7 +38,7 @@ CREATE TABLE runs (
   KEY ix_runs_lease (status, lease_expires_at),
   KEY ix_runs_flow_poll (flow_id, id, updated_at),
   KEY ix_runs_flow_updated (flow_id, updated_at, id),
-  KEY ix_runs_flow_created (flow_id, created_at),
+  KEY ix_runs_flow_created (flow_id, created_at, status, started_at, completed_at),
   CONSTRAINT fk_runs_flow FOREIGN KEY (flow_id) REFERENCES flows (id) ON DELETE CASCADE,
   CONSTRAINT fk_runs_version FOREIGN KEY (version_id) REFERENCES flow_versions (id) ON DELETE CASCADE,
   CONSTRAINT fk_runs_deployment FOREIGN KEY (deployment_id) REFERENCES deployments (id) ON DELETE SET NULL
@@ -65,7 +65,7 @@ CREATE TABLE step_runs (
   KEY ix_step_runs_org_updated (org_id, updated_at, id),
   KEY ix_step_runs_flow_poll (flow_id, id, updated_at),
   KEY ix_step_runs_flow_updated (flow_id, updated_at, id),
-  KEY ix_step_runs_flow_started (flow_id, started_at),
+  KEY ix_step_runs_flow_started (flow_id, started_at, step_id, status, finished_at),
   CONSTRAINT fk_step_runs_run FOREIGN KEY (run_id) REFERENCES runs (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

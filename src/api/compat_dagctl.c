@@ -1,6 +1,7 @@
 /* The dagctl dialect (/api/v1/projects/{project_id}/…): a project is a
  * flow (by id or name), a model execution a step run. Numbered pages with
  * totals, updated_after polling, statistics; null fields are omitted. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -122,7 +123,8 @@ dc_runs(struct req *r)
 		return rc < 0 ? rc : 0;
 	if (paging(r, &page, &limit, &after) < 0)
 		return 0;
-	if ((rc = metrics_page(r->db, &r->arena, METRICS_RUNS, r->who.org_id, flow_id, after,
+	if ((rc = metrics_page(r->db, &r->arena, METRICS_RUNS,
+	    stats != NULL && strcmp(stats, "true") == 0, r->who.org_id, flow_id, after,
 	    page, limit, &rows, &total)) < 0)
 		return rc;
 	items = json_array();
@@ -165,8 +167,8 @@ dc_executions(struct req *r)
 		return rc < 0 ? rc : 0;
 	if (paging(r, &page, &limit, &after) < 0)
 		return 0;
-	if ((rc = metrics_page(r->db, &r->arena, METRICS_STEPS, r->who.org_id, flow_id, after,
-	    page, limit, &rows, &total)) < 0)
+	if ((rc = metrics_page(r->db, &r->arena, METRICS_STEPS, 0, r->who.org_id, flow_id,
+	    after, page, limit, &rows, &total)) < 0)
 		return rc;
 	items = json_array();
 	for (i = 0; i < rows->nrows; i++) {
@@ -187,16 +189,28 @@ dc_executions(struct req *r)
 	return api_json(r, 200, paged("executions", items, page, limit, total));
 }
 
+/* The duration figures of a group; left out when nothing ended. */
+static void
+put_durations(json_t *o, const struct metrics_group *g)
+{
+	if (!g->have_durations)
+		return;
+	json_object_set_new(o, "avg_duration_seconds", json_real(round(g->avg * 1000) / 1000));
+	json_object_set_new(o, "p50_duration_seconds", json_real(round(g->p50 * 1000) / 1000));
+	json_object_set_new(o, "p95_duration_seconds", json_real(round(g->p95 * 1000) / 1000));
+	json_object_set_new(o, "max_duration_seconds", json_real(round(g->max * 1000) / 1000));
+}
+
 static int
 dc_daily(struct req *r)
 {
 	const char *d = req_query(r, "days");
-	struct db_res *rows;
+	struct metrics_group *g;
 	int64_t flow_id;
 	long days = 7;
 	char *end, since[32];
 	json_t *out;
-	unsigned i;
+	unsigned i, n;
 	int rc;
 
 	if ((rc = project(r, &flow_id)) != 0)
@@ -208,19 +222,16 @@ dc_daily(struct req *r)
 	}
 	/* Today counts as the last of the days. */
 	ts_sql((time(NULL) / 86400 - (days - 1)) * 86400, 0, since);
-	if ((rc = metrics_daily(r->db, &r->arena, flow_id, since, &rows)) < 0)
+	if ((rc = metrics_daily(r->db, &r->arena, flow_id, since, &g, &n)) < 0)
 		return rc;
 	out = json_array();
-	for (i = 0; i < rows->nrows; i++) {
-		json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "date", db_val(rows, i, 0),
-		    "total_runs", (json_int_t)db_int(rows, i, 1),
-		    "successful_runs", (json_int_t)db_int(rows, i, 2),
-		    "failed_runs", (json_int_t)db_int(rows, i, 3));
+	for (i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "date", g[i].key,
+		    "total_runs", (json_int_t)g[i].total,
+		    "successful_runs", (json_int_t)g[i].succeeded,
+		    "failed_runs", (json_int_t)g[i].failed);
 
-		put_num(o, "avg_duration_seconds", db_val(rows, i, 4));
-		put_num(o, "p50_duration_seconds", db_val(rows, i, 5));
-		put_num(o, "p95_duration_seconds", db_val(rows, i, 6));
-		put_num(o, "max_duration_seconds", db_val(rows, i, 7));
+		put_durations(o, &g[i]);
 		json_array_append_new(out, o);
 	}
 	return api_json(r, 200, json_pack("{s:o, s:i}", "daily_stats", out, "days", (int)days));
@@ -241,10 +252,24 @@ date_param(struct req *r, const char *name, time_t def, time_t *t)
 	return 0;
 }
 
+/* Where key goes in an array of stats kept in model_name order. */
+static size_t
+sorted_pos(json_t *arr, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(arr); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(arr, i),
+		    "model_name")), key) > 0)
+			return i;
+	return i;
+}
+
 static int
 dc_model_stats(struct req *r)
 {
-	struct db_res *rows;
+	struct metrics_group *g;
+	unsigned n;
 	int64_t flow_id;
 	time_t today = time(NULL) / 86400 * 86400, from, to;
 	char from_sql[32], to_sql[32];
@@ -262,19 +287,16 @@ dc_model_stats(struct req *r)
 	/* Both dates are whole days, end_date included. */
 	ts_sql(from, 0, from_sql);
 	ts_sql(to + 86400, 0, to_sql);
-	if ((rc = metrics_models(r->db, &r->arena, flow_id, from_sql, to_sql, &rows)) < 0)
+	if ((rc = metrics_models(r->db, &r->arena, flow_id, from_sql, to_sql, &g, &n)) < 0)
 		return rc;
 	out = json_array();
-	for (i = 0; i < rows->nrows; i++) {
-		json_t *o = json_pack("{s:s, s:I, s:I}", "model_name", db_val(rows, i, 0),
-		    "executions", (json_int_t)db_int(rows, i, 1),
-		    "failures", (json_int_t)db_int(rows, i, 2));
+	for (i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s, s:I, s:I}", "model_name", g[i].key,
+		    "executions", (json_int_t)g[i].total,
+		    "failures", (json_int_t)g[i].failed);
 
-		put_num(o, "avg_duration_seconds", db_val(rows, i, 3));
-		put_num(o, "p50_duration_seconds", db_val(rows, i, 4));
-		put_num(o, "p95_duration_seconds", db_val(rows, i, 5));
-		put_num(o, "max_duration_seconds", db_val(rows, i, 6));
-		json_array_append_new(out, o);
+		put_durations(o, &g[i]);
+		json_array_insert_new(out, sorted_pos(out, g[i].key), o);
 	}
 	return api_json(r, 200, json_pack("{s:o}", "stats", out));
 }

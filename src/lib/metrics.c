@@ -3,6 +3,7 @@
  * what page 1 does and rows changing during paging shift nothing: rows are
  * ordered by id, which an update never changes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dagy/crypto.h"
@@ -11,18 +12,23 @@
 #define TSF(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 #define SECS(a, b) "ROUND(TIMESTAMPDIFF(MICROSECOND, " a ", " b ") / 1e6, 3)"
 
+/* STRAIGHT_JOIN: read runs in id order through (flow_id, id, updated_at)
+ * and stop at the limit, rather than start from the version and sort. The
+ * step counts are computed only when asked for (the first three ?). */
 #define RUN_COLS \
-	"SELECT r.id, r.public_id, r.status, r.trigger_type, s.public_id, " \
+	"SELECT STRAIGHT_JOIN r.id, r.public_id, r.status, r.trigger_type, s.public_id, " \
 	TSF("r.started_at") ", " TSF("r.completed_at") ", " \
 	SECS("r.started_at", "r.completed_at") ", r.error, r.worker_id, " \
 	TSF("r.created_at") ", " TSF("r.updated_at") ", r.run_slug, v.version," \
-	" (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id)," \
-	" (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id AND x.status = 'success')," \
-	" (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id AND x.status = 'failed')" \
+	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id), NULL)," \
+	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id" \
+	"  AND x.status = 'success'), NULL)," \
+	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id" \
+	"  AND x.status = 'failed'), NULL)" \
 	" FROM runs r JOIN flow_versions v ON v.id = r.version_id" \
 	" LEFT JOIN schedules s ON s.id = r.schedule_id"
 #define STEP_COLS \
-	"SELECT e.id, e.step_id, e.status, r.public_id, " TSF("e.started_at") ", " \
+	"SELECT STRAIGHT_JOIN e.id, e.step_id, e.status, r.public_id, " TSF("e.started_at") ", " \
 	TSF("e.finished_at") ", " SECS("e.started_at", "e.finished_at") ", e.error," \
 	" e.worker, " TSF("e.created_at") ", " TSF("e.updated_at") ", e.attempt, e.type" \
 	" FROM step_runs e JOIN runs r ON r.id = e.run_id"
@@ -50,8 +56,20 @@ static const char SQL_MARK_PUT[] =
     " ON DUPLICATE KEY UPDATE last_id = VALUES(last_id), total = VALUES(total),"
     " created_at = UTC_TIMESTAMP(6)";
 
+/* Runs one of the page queries; stats only matters for runs. */
+static int
+page_query(struct db *db, struct arena *a, const char *sql, enum metrics_kind kind,
+    int stats, int64_t flow_id, int64_t org_id, const char *after, int64_t x,
+    int64_t y, struct db_res **rows)
+{
+	if (kind == METRICS_RUNS)
+		return db_query(db, a, rows, sql, "iiiiisii", (int64_t)stats, (int64_t)stats,
+		    (int64_t)stats, flow_id, org_id, after, x, y);
+	return db_query(db, a, rows, sql, "iisii", flow_id, org_id, after, x, y);
+}
+
 int
-metrics_page(struct db *db, struct arena *a, enum metrics_kind kind,
+metrics_page(struct db *db, struct arena *a, enum metrics_kind kind, int stats,
     int64_t org_id, int64_t flow_id, const char *after, int page, int limit,
     struct db_res **rows, int64_t *total)
 {
@@ -71,15 +89,15 @@ metrics_page(struct db *db, struct arena *a, enum metrics_kind kind,
 			return rc;
 		if (r->nrows == 1) {
 			*total = db_int(r, 0, 1);
-			rc = db_query(db, a, rows, sql_first[kind], "iisii", flow_id, org_id,
-			    after, db_int(r, 0, 0), (int64_t)limit);
+			rc = page_query(db, a, sql_first[kind], kind, stats, flow_id, org_id,
+			    after, db_int(r, 0, 0), limit, rows);
 		} else {
-			rc = db_query(db, a, rows, sql_offset[kind], "iisii", flow_id, org_id,
-			    after, (int64_t)limit, (int64_t)(page - 1) * limit);
+			rc = page_query(db, a, sql_offset[kind], kind, stats, flow_id, org_id,
+			    after, limit, (int64_t)(page - 1) * limit, rows);
 		}
 	} else {
-		rc = db_query(db, a, rows, sql_first[kind], "iisii", flow_id, org_id, after,
-		    (int64_t)0, (int64_t)limit);
+		rc = page_query(db, a, sql_first[kind], kind, stats, flow_id, org_id, after,
+		    0, limit, rows);
 	}
 	if (rc < 0)
 		return rc;
@@ -95,38 +113,131 @@ metrics_page(struct db *db, struct arena *a, enum metrics_kind kind,
 	return 0;
 }
 
+/* Statistics are computed here rather than with PERCENTILE_CONT: the rows
+ * come in index order from a covering index, each group is sorted alone,
+ * and no window sorts every row of the range at once (measured: 5x
+ * faster on 86,000 runs, doc/performance.md). */
+
+double
+metrics_percentile(const double *sorted, size_t n, double q)
+{
+	double r = q * (double)(n - 1);
+	size_t lo = (size_t)r;
+
+	if (n == 0)
+		return 0;
+	if (lo + 1 >= n)
+		return sorted[n - 1];
+	return sorted[lo] + (sorted[lo + 1] - sorted[lo]) * (r - (double)lo);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Fills g from the durations d[0..n) (sorted here). */
+static void
+summarise(struct metrics_group *g, double *d, size_t n)
+{
+	double sum = 0;
+	size_t i;
+
+	g->have_durations = n > 0;
+	if (n == 0)
+		return;
+	qsort(d, n, sizeof(*d), cmp_double);
+	for (i = 0; i < n; i++)
+		sum += d[i];
+	g->avg = sum / (double)n;
+	g->p50 = metrics_percentile(d, n, 0.5);
+	g->p95 = metrics_percentile(d, n, 0.95);
+	g->max = d[n - 1];
+}
+
+/* Groups rows (key, status, duration in µs or NULL) in the order their
+ * keys first appear, counting ok_status as success and either fail word
+ * as failure. */
+static int
+group_rows(struct arena *a, const struct db_res *rows, const char *ok_status,
+    const char *fail_status, const char *fail_status2, struct metrics_group **out,
+    unsigned *n)
+{
+	struct metrics_group *g = arena_calloc(a, (rows->nrows + 1) * sizeof(*g));
+	unsigned *first = arena_alloc(a, (rows->nrows + 1) * sizeof(*first));
+	unsigned *next = arena_alloc(a, (rows->nrows + 1) * sizeof(*next));
+	double *d = arena_alloc(a, (rows->nrows + 1) * sizeof(*d));
+	unsigned ng = 0, i, k, *last = arena_alloc(a, (rows->nrows + 1) * sizeof(*last));
+
+	/* Chain each row to the previous one of its group. Groups are few
+	 * (days, steps) and rows mostly come grouped: search from the last. */
+	for (i = 0; i < rows->nrows; i++) {
+		const char *key = db_val(rows, i, 0), *st = db_val(rows, i, 1);
+		int found = 0;
+
+		for (k = ng; k-- > 0;)
+			if (strcmp(g[k].key, key) == 0) {
+				found = 1;
+				break;
+			}
+		if (!found) {
+			k = ng++;
+			g[k].key = key;
+			first[k] = i;
+		} else {
+			next[last[k]] = i;
+		}
+		last[k] = i;
+		next[i] = (unsigned)-1;
+		g[k].total++;
+		g[k].succeeded += strcmp(st, ok_status) == 0;
+		g[k].failed += strcmp(st, fail_status) == 0 || strcmp(st, fail_status2) == 0;
+	}
+	for (k = 0; k < ng; k++) {
+		size_t m = 0;
+
+		for (i = first[k]; i != (unsigned)-1; i = next[i])
+			if (db_val(rows, i, 2) != NULL)
+				d[m++] = (double)db_int(rows, i, 2) / 1e6;
+		summarise(&g[k], d, m);
+	}
+	*out = g;
+	*n = ng;
+	return 0;
+}
+
 static const char SQL_DAILY[] =
-    "SELECT d, COUNT(*), SUM(status = 'completed'), SUM(status = 'failed'),"
-    " ROUND(AVG(dur), 3), ROUND(MAX(p50), 3), ROUND(MAX(p95), 3), ROUND(MAX(dur), 3)"
-    " FROM (SELECT d, status, dur,"
-    "  PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY dur) OVER (PARTITION BY d) p50,"
-    "  PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY dur) OVER (PARTITION BY d) p95"
-    "  FROM (SELECT DATE_FORMAT(created_at, '%Y-%m-%d') d, status,"
-    "   TIMESTAMPDIFF(MICROSECOND, started_at, completed_at) / 1e6 dur"
-    "   FROM runs WHERE flow_id = ? AND created_at >= ?) x) y"
-    " GROUP BY d ORDER BY d";
+    "SELECT DATE_FORMAT(created_at, '%Y-%m-%d'), status,"
+    " TIMESTAMPDIFF(MICROSECOND, started_at, completed_at)"
+    " FROM runs WHERE flow_id = ? AND created_at >= ? ORDER BY created_at";
 
 int
 metrics_daily(struct db *db, struct arena *a, int64_t flow_id, const char *since,
-    struct db_res **rows)
+    struct metrics_group **out, unsigned *n)
 {
-	return db_query(db, a, rows, SQL_DAILY, "is", flow_id, since);
+	struct db_res *rows;
+	int rc = db_query(db, a, &rows, SQL_DAILY, "is", flow_id, since);
+
+	if (rc < 0)
+		return rc;
+	return group_rows(a, rows, "completed", "failed", "failed", out, n);
 }
 
 static const char SQL_MODELS[] =
-    "SELECT step_id, COUNT(*), SUM(status IN ('failed', 'rejected')),"
-    " ROUND(AVG(dur), 3), ROUND(MAX(p50), 3), ROUND(MAX(p95), 3), ROUND(MAX(dur), 3)"
-    " FROM (SELECT step_id, status, dur,"
-    "  PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY dur) OVER (PARTITION BY step_id) p50,"
-    "  PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY dur) OVER (PARTITION BY step_id) p95"
-    "  FROM (SELECT step_id, status,"
-    "   TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1e6 dur"
-    "   FROM step_runs WHERE flow_id = ? AND started_at >= ? AND started_at < ?) x) y"
-    " GROUP BY step_id ORDER BY step_id";
+    "SELECT step_id, status, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at)"
+    " FROM step_runs WHERE flow_id = ? AND started_at >= ? AND started_at < ?";
 
 int
 metrics_models(struct db *db, struct arena *a, int64_t flow_id, const char *from,
-    const char *to, struct db_res **rows)
+    const char *to, struct metrics_group **out, unsigned *n)
 {
-	return db_query(db, a, rows, SQL_MODELS, "iss", flow_id, from, to);
+	struct db_res *rows;
+	int rc = db_query(db, a, &rows, SQL_MODELS, "iss", flow_id, from, to);
+
+	if (rc < 0)
+		return rc;
+	return group_rows(a, rows, "success", "failed", "rejected", out, n);
 }
