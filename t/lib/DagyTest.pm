@@ -49,8 +49,16 @@ sub start {
 		"lease_seconds = 3", "kill_grace_ms = 500", "concurrency = 8",
 		"shutdown_grace_seconds = 5", @{ $opt{conf} // [] };
 	local $ENV{DAGY_WORKERS} = $opt{workers} // 1;
-	system("$top/script/stack", 'start', $dir, $self->{port}) == 0
-		or BAIL_OUT("cannot start the test stack in $dir");
+	# A port taken between choosing and binding it is retried once.
+	if (system("$top/script/stack", 'start', $dir, $self->{port}) != 0) {
+		$self->{port} = free_port();
+		if (system("$top/script/stack", 'start', $dir, $self->{port}) != 0) {
+			for my $log (qw(mysqld.err lighttpd.err install-db.log migrate.log dagy.log)) {
+				diag("$log: " . `tail -5 $dir/$log 2>&1`) if -e "$dir/$log";
+			}
+			BAIL_OUT("cannot start the test stack in $dir");
+		}
+	}
 	$self->{key} = slurp("$dir/admin.key");
 	$self->{password} = slurp("$dir/admin.password");
 	$self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
