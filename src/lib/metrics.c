@@ -24,31 +24,42 @@
 	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id" \
 	"  AND x.status = 'success'), NULL)," \
 	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id" \
-	"  AND x.status = 'failed'), NULL)" \
-	" FROM runs r JOIN flow_versions v ON v.id = r.version_id" \
-	" LEFT JOIN schedules s ON s.id = r.schedule_id"
+	"  AND x.status = 'failed'), NULL)"
 #define STEP_COLS \
 	"SELECT STRAIGHT_JOIN e.id, e.step_id, e.status, r.public_id, " TSF("e.started_at") ", " \
 	TSF("e.finished_at") ", " SECS("e.started_at", "e.finished_at") ", e.error," \
-	" e.worker, " TSF("e.created_at") ", " TSF("e.updated_at") ", e.attempt, e.type" \
-	" FROM step_runs e JOIN runs r ON r.id = e.run_id"
+	" e.worker, " TSF("e.created_at") ", " TSF("e.updated_at") ", e.attempt, e.type"
 
-static const char *const sql_first[] = {
-	RUN_COLS " WHERE r.flow_id = ? AND r.org_id = ? AND r.updated_at > ?"
-	    " AND r.id > ? ORDER BY r.id LIMIT ?",
-	STEP_COLS " WHERE e.flow_id = ? AND e.org_id = ? AND e.updated_at > ?"
-	    " AND e.id > ? ORDER BY e.id LIMIT ?",
+/* [kind][index]: index 0 walks the flow's rows in id order (many rows
+ * changed: stop at the limit), 1 ranges over updated_at (few changed: sort
+ * them). The flow was looked up within the caller's organization. */
+#define RUNS_WHERE(ix) " FROM runs r FORCE INDEX (" ix ")" \
+	" JOIN flow_versions v ON v.id = r.version_id LEFT JOIN schedules s ON s.id = r.schedule_id" \
+	" WHERE r.flow_id = ? AND r.updated_at > ?"
+#define STEPS_WHERE(ix) " FROM step_runs e FORCE INDEX (" ix ")" \
+	" JOIN runs r ON r.id = e.run_id WHERE e.flow_id = ? AND e.updated_at > ?"
+static const char *const sql_first[2][2] = {
+	{RUN_COLS RUNS_WHERE("ix_runs_flow_poll") " AND r.id > ? ORDER BY r.id LIMIT ?",
+	 RUN_COLS RUNS_WHERE("ix_runs_flow_updated") " AND r.id > ? ORDER BY r.id LIMIT ?"},
+	{STEP_COLS STEPS_WHERE("ix_step_runs_flow_poll") " AND e.id > ? ORDER BY e.id LIMIT ?",
+	 STEP_COLS STEPS_WHERE("ix_step_runs_flow_updated") " AND e.id > ? ORDER BY e.id LIMIT ?"},
 };
-static const char *const sql_offset[] = {
-	RUN_COLS " WHERE r.flow_id = ? AND r.org_id = ? AND r.updated_at > ?"
-	    " ORDER BY r.id LIMIT ? OFFSET ?",
-	STEP_COLS " WHERE e.flow_id = ? AND e.org_id = ? AND e.updated_at > ?"
-	    " ORDER BY e.id LIMIT ? OFFSET ?",
+static const char *const sql_offset[2][2] = {
+	{RUN_COLS RUNS_WHERE("ix_runs_flow_poll") " ORDER BY r.id LIMIT ? OFFSET ?",
+	 RUN_COLS RUNS_WHERE("ix_runs_flow_updated") " ORDER BY r.id LIMIT ? OFFSET ?"},
+	{STEP_COLS STEPS_WHERE("ix_step_runs_flow_poll") " ORDER BY e.id LIMIT ? OFFSET ?",
+	 STEP_COLS STEPS_WHERE("ix_step_runs_flow_updated") " ORDER BY e.id LIMIT ? OFFSET ?"},
 };
+/* Index-only: (flow_id, updated_at, id). */
 static const char *const sql_count[] = {
-	"SELECT COUNT(*) FROM runs WHERE flow_id = ? AND org_id = ? AND updated_at > ?",
-	"SELECT COUNT(*) FROM step_runs WHERE flow_id = ? AND org_id = ? AND updated_at > ?",
+	"SELECT COUNT(*) FROM runs FORCE INDEX (ix_runs_flow_updated)"
+	" WHERE flow_id = ? AND updated_at > ?",
+	"SELECT COUNT(*) FROM step_runs FORCE INDEX (ix_step_runs_flow_updated)"
+	" WHERE flow_id = ? AND updated_at > ?",
 };
+/* Below this many changed rows, ranging over updated_at and sorting wins. */
+#define FEW_ROWS 20000
+
 static const char SQL_MARK_GET[] =
     "SELECT last_id, total FROM page_marks WHERE query_hash = ? AND page = ?";
 static const char SQL_MARK_PUT[] =
@@ -59,13 +70,13 @@ static const char SQL_MARK_PUT[] =
 /* Runs one of the page queries; stats only matters for runs. */
 static int
 page_query(struct db *db, struct arena *a, const char *sql, enum metrics_kind kind,
-    int stats, int64_t flow_id, int64_t org_id, const char *after, int64_t x,
-    int64_t y, struct db_res **rows)
+    int stats, int64_t flow_id, const char *after, int64_t x, int64_t y,
+    struct db_res **rows)
 {
 	if (kind == METRICS_RUNS)
-		return db_query(db, a, rows, sql, "iiiiisii", (int64_t)stats, (int64_t)stats,
-		    (int64_t)stats, flow_id, org_id, after, x, y);
-	return db_query(db, a, rows, sql, "iisii", flow_id, org_id, after, x, y);
+		return db_query(db, a, rows, sql, "iiiisii", (int64_t)stats, (int64_t)stats,
+		    (int64_t)stats, flow_id, after, x, y);
+	return db_query(db, a, rows, sql, "isii", flow_id, after, x, y);
 }
 
 int
@@ -76,7 +87,8 @@ metrics_page(struct db *db, struct arena *a, enum metrics_kind kind, int stats,
 	struct db_res *r;
 	char key[256], hex[65];
 	uint8_t sha[32];
-	int rc, i;
+	int64_t last = -1;
+	int rc, i, few;
 
 	snprintf(key, sizeof(key), "%d|%lld|%lld|%s|%d", kind, (long long)org_id,
 	    (long long)flow_id, after, limit);
@@ -88,24 +100,24 @@ metrics_page(struct db *db, struct arena *a, enum metrics_kind kind, int stats,
 		if ((rc = db_query(db, a, &r, SQL_MARK_GET, "si", hex, (int64_t)page - 1)) < 0)
 			return rc;
 		if (r->nrows == 1) {
+			last = db_int(r, 0, 0);
 			*total = db_int(r, 0, 1);
-			rc = page_query(db, a, sql_first[kind], kind, stats, flow_id, org_id,
-			    after, db_int(r, 0, 0), limit, rows);
-		} else {
-			rc = page_query(db, a, sql_offset[kind], kind, stats, flow_id, org_id,
-			    after, limit, (int64_t)(page - 1) * limit, rows);
 		}
-	} else {
-		rc = page_query(db, a, sql_first[kind], kind, stats, flow_id, org_id, after,
-		    0, limit, rows);
 	}
-	if (rc < 0)
-		return rc;
 	if (*total < 0) {
-		if ((rc = db_query(db, a, &r, sql_count[kind], "iis", flow_id, org_id, after)) < 0)
+		if ((rc = db_query(db, a, &r, sql_count[kind], "is", flow_id, after)) < 0)
 			return rc;
 		*total = db_int(r, 0, 0);
 	}
+	few = *total < FEW_ROWS;
+	if (page == 1 || last >= 0)
+		rc = page_query(db, a, sql_first[kind][few], kind, stats, flow_id, after,
+		    last >= 0 ? last : 0, limit, rows);
+	else
+		rc = page_query(db, a, sql_offset[kind][few], kind, stats, flow_id, after,
+		    limit, (int64_t)(page - 1) * limit, rows);
+	if (rc < 0)
+		return rc;
 	if ((*rows)->nrows > 0 &&
 	    (rc = (int)db_exec(db, SQL_MARK_PUT, "siii", hex, (int64_t)page,
 	    db_int(*rows, (*rows)->nrows - 1, 0), *total)) < 0)
