@@ -12,21 +12,25 @@
 #define TSF(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 #define SECS(a, b) "ROUND(TIMESTAMPDIFF(MICROSECOND, " a ", " b ") / 1e6, 3)"
 
-/* STRAIGHT_JOIN: read runs in id order through (flow_id, id, updated_at)
- * and stop at the limit, rather than start from the version and sort. The
- * step counts are computed only when asked for (the first three ?). */
+/* One table per query, the rest in scalar subqueries evaluated for the
+ * rows returned only: rows are read in id order through the chosen index
+ * and reading stops at the limit. The step counts are computed only when
+ * asked for (the first three ?). */
 #define RUN_COLS \
-	"SELECT STRAIGHT_JOIN r.id, r.public_id, r.status, r.trigger_type, s.public_id, " \
+	"SELECT r.id, r.public_id, r.status, r.trigger_type," \
+	" (SELECT public_id FROM schedules WHERE id = r.schedule_id), " \
 	TSF("r.started_at") ", " TSF("r.completed_at") ", " \
 	SECS("r.started_at", "r.completed_at") ", r.error, r.worker_id, " \
-	TSF("r.created_at") ", " TSF("r.updated_at") ", r.run_slug, v.version," \
+	TSF("r.created_at") ", " TSF("r.updated_at") ", r.run_slug," \
+	" (SELECT version FROM flow_versions WHERE id = r.version_id)," \
 	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id), NULL)," \
 	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id" \
 	"  AND x.status = 'success'), NULL)," \
 	" IF(? = 1, (SELECT COUNT(*) FROM step_runs x WHERE x.run_id = r.id" \
 	"  AND x.status = 'failed'), NULL)"
 #define STEP_COLS \
-	"SELECT STRAIGHT_JOIN e.id, e.step_id, e.status, r.public_id, " TSF("e.started_at") ", " \
+	"SELECT e.id, e.step_id, e.status, (SELECT public_id FROM runs WHERE id = e.run_id), " \
+	TSF("e.started_at") ", " \
 	TSF("e.finished_at") ", " SECS("e.started_at", "e.finished_at") ", e.error," \
 	" e.worker, " TSF("e.created_at") ", " TSF("e.updated_at") ", e.attempt, e.type"
 
@@ -34,10 +38,9 @@
  * changed: stop at the limit), 1 ranges over updated_at (few changed: sort
  * them). The flow was looked up within the caller's organization. */
 #define RUNS_WHERE(ix) " FROM runs r FORCE INDEX (" ix ")" \
-	" JOIN flow_versions v ON v.id = r.version_id LEFT JOIN schedules s ON s.id = r.schedule_id" \
 	" WHERE r.flow_id = ? AND r.updated_at > ?"
 #define STEPS_WHERE(ix) " FROM step_runs e FORCE INDEX (" ix ")" \
-	" JOIN runs r ON r.id = e.run_id WHERE e.flow_id = ? AND e.updated_at > ?"
+	" WHERE e.flow_id = ? AND e.updated_at > ?"
 static const char *const sql_first[2][2] = {
 	{RUN_COLS RUNS_WHERE("ix_runs_flow_poll") " AND r.id > ? ORDER BY r.id LIMIT ?",
 	 RUN_COLS RUNS_WHERE("ix_runs_flow_updated") " AND r.id > ? ORDER BY r.id LIMIT ?"},
