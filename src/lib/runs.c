@@ -83,10 +83,12 @@ runs_get(struct db *db, struct arena *a, int64_t org_id, const char *id,
 	return rc;
 }
 
-static const char SQL_LIST[] = RUN_SELECT
+/* Newest first down (org_id[, flow_id], id): a deep page costs what the
+ * first does. */
+static const char SQL_LIST[] = RUN_SELECT " FORCE INDEX (ix_runs_org)"
     " WHERE r.org_id = ? AND r.id < ? AND (? IS NULL OR r.status = ?)"
     " ORDER BY r.id DESC LIMIT ?";
-static const char SQL_LIST_FLOW[] = RUN_SELECT
+static const char SQL_LIST_FLOW[] = RUN_SELECT " FORCE INDEX (ix_runs_org_flow)"
     " WHERE r.org_id = ? AND r.flow_id = (SELECT id FROM flows WHERE org_id = ? AND name = ?)"
     " AND r.id < ? AND (? IS NULL OR r.status = ?) ORDER BY r.id DESC LIMIT ?";
 

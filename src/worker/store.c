@@ -38,8 +38,13 @@ utf8_string(const char *p, size_t n)
 
 		for (k = 1; ok && k < len; k++)
 			ok = ((unsigned char)p[i + k] >> 6) == 2;
-		if (ok && json_stringn(p + i, len) == NULL)
-			ok = 0;
+		if (ok && len > 1) {
+			/* jansson also refuses overlong forms and surrogates. */
+			json_t *probe = json_stringn(p + i, len);
+
+			ok = probe != NULL;
+			json_decref(probe);
+		}
 		if (!ok) {
 			copy[i++] = '?';
 			continue;

@@ -181,7 +181,8 @@ is($s->steps($id)->{ship}{status}, 'skipped', 'and skips what follows');
 
 # --- logs page in order, long lines are cut ----------------------------------------------------------
 $s->flow('chatty', [['talk', 'i=1; while [ $i -le 30 ]; do echo "line $i"; i=$((i+1)); done; '
-	. 'head -c 20000 /dev/zero | tr "\\0" x; echo; printf "no newline at end"']]);
+	. 'head -c 20000 /dev/zero | tr "\\0" x; echo; printf "\\377\\376 not utf-8\\n"; '
+	. 'printf "no newline at end"']]);
 $id = $s->trigger('chatty');
 $s->wait_run($id, 20);
 my (@all, $tok);
@@ -193,8 +194,9 @@ for (1 .. 10) {
 is_deeply([map { $_->{message} } @all[0 .. 29]], [map { "line $_" } 1 .. 30], '30 lines, paged by 7, in order');
 is(length $all[30]{message}, 8192, 'a 20000-byte line is cut at 8 KiB');
 ok($all[30]{truncated}, 'and marked truncated');
-is($all[31]{message}, 'no newline at end', 'a last line without newline is kept');
-is(scalar @all, 32, 'nothing else');
+is($all[31]{message}, '?? not utf-8', 'bytes that are not UTF-8 become ?');
+is($all[32]{message}, 'no newline at end', 'a last line without newline is kept');
+is(scalar @all, 33, 'nothing else');
 is($s->req(GET => "/v1/runs/$id/logs?limit=0")->{status}, 400, 'logs limit 0: 400');
 
 # --- viewer and tenants --------------------------------------------------------------------------------
