@@ -16,6 +16,8 @@ our @EXPORT_OK = qw(decode);
 
 my $top = abs_path(dirname(__FILE__) . '/../..');
 my @stacks;
+# A test killed by a signal (Ctrl-C, a closed pipe) still stops its stacks.
+$SIG{$_} = sub { exit 1 } for qw(INT TERM HUP PIPE);
 my $json = JSON::PP->new->canonical->allow_nonref;
 
 sub free_port {
