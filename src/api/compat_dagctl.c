@@ -109,24 +109,37 @@ paged(const char *key, json_t *items, int page, int limit, int64_t total)
 	    "total_pages", (json_int_t)((total + limit - 1) / limit));
 }
 
+/* The project, its paging parameters and the page of rows; returns 0,
+ * 1 after answering a 4xx, or a db_err. */
+static int
+fetch_page(struct req *r, enum metrics_kind kind, int stats, struct db_res **rows,
+    int *page, int *limit, int64_t *total)
+{
+	const char *after;
+	int64_t flow_id;
+	int rc;
+
+	if ((rc = project(r, &flow_id)) != 0)
+		return rc;
+	if (paging(r, page, limit, &after) < 0)
+		return 1;
+	return metrics_page(r->db, &r->arena, kind, stats, r->who.org_id, flow_id, after,
+	    *page, *limit, rows, total);
+}
+
 static int
 dc_runs(struct req *r)
 {
-	const char *after, *stats = req_query(r, "include_stats");
+	const char *stats = req_query(r, "include_stats");
 	struct db_res *rows;
-	int64_t flow_id, total;
+	int64_t total;
 	int page, limit, rc;
 	json_t *items;
 	unsigned i;
 
-	if ((rc = project(r, &flow_id)) != 0)
+	if ((rc = fetch_page(r, METRICS_RUNS, stats != NULL && strcmp(stats, "true") == 0,
+	    &rows, &page, &limit, &total)) != 0)
 		return rc < 0 ? rc : 0;
-	if (paging(r, &page, &limit, &after) < 0)
-		return 0;
-	if ((rc = metrics_page(r->db, &r->arena, METRICS_RUNS,
-	    stats != NULL && strcmp(stats, "true") == 0, r->who.org_id, flow_id, after,
-	    page, limit, &rows, &total)) < 0)
-		return rc;
 	items = json_array();
 	for (i = 0; i < rows->nrows; i++) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
@@ -156,20 +169,14 @@ dc_runs(struct req *r)
 static int
 dc_executions(struct req *r)
 {
-	const char *after;
 	struct db_res *rows;
-	int64_t flow_id, total;
+	int64_t total;
 	int page, limit, rc;
 	json_t *items;
 	unsigned i;
 
-	if ((rc = project(r, &flow_id)) != 0)
+	if ((rc = fetch_page(r, METRICS_STEPS, 0, &rows, &page, &limit, &total)) != 0)
 		return rc < 0 ? rc : 0;
-	if (paging(r, &page, &limit, &after) < 0)
-		return 0;
-	if ((rc = metrics_page(r->db, &r->arena, METRICS_STEPS, 0, r->who.org_id, flow_id,
-	    after, page, limit, &rows, &total)) < 0)
-		return rc;
 	items = json_array();
 	for (i = 0; i < rows->nrows; i++) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
