@@ -12,6 +12,8 @@ struct config;
 
 int crypto_random(void *buf, size_t n);
 void crypto_sha256(const void *data, size_t n, uint8_t out[32]);
+/* Lowercase hex of a SHA-256 digest. */
+void crypto_hex(const uint8_t sha[32], char out[65]);
 /* Writes the unpadded base64url form of in (4 * n / 3 + 1 bytes fit). */
 void crypto_b64url(const uint8_t *in, size_t n, char *out);
 /* argon2id encoded hash of secret with the [auth] cost settings. */

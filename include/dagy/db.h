@@ -11,6 +11,9 @@
 struct config;
 struct db;
 
+/* A DATETIME column as the API shows it: "2026-03-02T10:30:00Z". */
+#define DB_TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
+
 enum db_err {
 	DB_ERR = -1,       /* any other failure; logged */
 	DB_EUNAVAIL = -2,  /* the server is gone and reconnecting failed */

@@ -8,7 +8,6 @@
 #include "dagy/crypto.h"
 #include "dagy/ids.h"
 
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 
 static char *
 lower(struct arena *a, const char *s)
@@ -121,7 +120,7 @@ account_org_create(struct db *db, struct arena *a, const char *name,
 }
 
 static const char SQL_ORG_GET[] =
-    "SELECT o.public_id, o.name, o.plan, u.email, " TS("o.created_at")
+    "SELECT o.public_id, o.name, o.plan, u.email, " DB_TS("o.created_at")
     " FROM orgs o LEFT JOIN users u ON u.id = o.owner_user_id WHERE o.id = ?";
 
 int
@@ -153,7 +152,7 @@ account_org_find(struct db *db, struct arena *a, const char *name_or_id,
 }
 
 static const char SQL_ORGS_OF_USER[] =
-    "SELECT o.public_id, o.name, o.plan, m.role, " TS("o.created_at")
+    "SELECT o.public_id, o.name, o.plan, m.role, " DB_TS("o.created_at")
     " FROM memberships m JOIN orgs o ON o.id = m.org_id"
     " WHERE m.user_id = ? AND m.status = 'active' ORDER BY o.id";
 
@@ -164,8 +163,8 @@ account_orgs_of_user(struct db *db, struct arena *a, int64_t user_id,
 	return db_query(db, a, rows, SQL_ORGS_OF_USER, "i", user_id);
 }
 
-#define MEMBER_COLS "m.public_id, m.email, m.role, m.status, " TS("m.added_at") \
-	", " TS("m.joined_at") ", " TS("m.updated_at")
+#define MEMBER_COLS "m.public_id, m.email, m.role, m.status, " DB_TS("m.added_at") \
+	", " DB_TS("m.joined_at") ", " DB_TS("m.updated_at")
 
 static void
 member_from_row(const struct db_res *r, unsigned i, struct member *m)

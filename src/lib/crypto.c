@@ -28,6 +28,19 @@ crypto_sha256(const void *data, size_t n, uint8_t out[32])
 }
 
 void
+crypto_hex(const uint8_t sha[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = digits[sha[i] >> 4];
+		out[2 * i + 1] = digits[sha[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void
 crypto_b64url(const uint8_t *in, size_t n, char *out)
 {
 	static const char tbl[] =

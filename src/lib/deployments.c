@@ -4,12 +4,11 @@
 #include "dagy/ids.h"
 #include "dagy/schedules.h"
 
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define DEPLOY_SELECT \
 	"SELECT d.name, f.name, v.version, d.environment, d.schedule," \
 	" d.default_executor, d.execution_mode, d.tags, d.dep_package_slugs, " \
-	TS("d.updated_at") ", d.promoted_from_env, d.promoted_from_deployment, " \
-	TS("d.promoted_at") ", d.public_id, d.status, " TS("d.created_at") \
+	DB_TS("d.updated_at") ", d.promoted_from_env, d.promoted_from_deployment, " \
+	DB_TS("d.promoted_at") ", d.public_id, d.status, " DB_TS("d.created_at") \
 	", v.seq, v.id, f.id, d.id" \
 	" FROM deployments d JOIN flows f ON f.id = d.flow_id" \
 	" JOIN flow_versions v ON v.id = d.version_id"

@@ -2,10 +2,9 @@
 #include "dagy/drafts.h"
 #include "dagy/ids.h"
 
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define DRAFT_SELECT \
 	"SELECT public_id, name, description, canvas_json, flow_name, executor, " \
-	TS("created_at") ", " TS("updated_at") ", id FROM dag_drafts"
+	DB_TS("created_at") ", " DB_TS("updated_at") ", id FROM dag_drafts"
 
 static const char SQL_GET[] = DRAFT_SELECT " WHERE org_id = ? AND public_id = ?";
 static const char SQL_INSERT[] =

@@ -8,12 +8,11 @@
 #include "dagy/flows.h"
 #include "dagy/ids.h"
 
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define VERSION_COLS \
-	"f.name, v.version, v.seq, v.artifact_s3_uri, " TS("v.created_at") ", " \
-	TS("v.updated_at") ", v.schedule, v.status, v.deployment_name," \
+	"f.name, v.version, v.seq, v.artifact_s3_uri, " DB_TS("v.created_at") ", " \
+	DB_TS("v.updated_at") ", v.schedule, v.status, v.deployment_name," \
 	" v.default_executor, v.tags, v.namespace, v.code_hash, v.spec, v.id, f.id," \
-	" f.public_id, " TS("f.created_at")
+	" f.public_id, " DB_TS("f.created_at")
 
 static const char SQL_FLOW_UPSERT[] =
     "INSERT INTO flows (public_id, org_id, name) VALUES (?, ?, ?)"
@@ -145,7 +144,7 @@ flows_delete(struct db *db, int64_t org_id, const char *name)
 
 static const char SQL_OVERVIEW[] =
     "SELECT f.name, v.spec, v.code_hash, r.status, r.public_id, "
-    TS("COALESCE(r.started_at, r.created_at)") ","
+    DB_TS("COALESCE(r.started_at, r.created_at)") ","
     " COALESCE((SELECT d.schedule FROM deployments d WHERE d.flow_id = f.id"
     "  AND d.schedule IS NOT NULL ORDER BY d.id LIMIT 1),"
     " (SELECT COALESCE(s.cron_expression, CONCAT(s.interval_seconds, 's'))"

@@ -452,11 +452,9 @@ flowspec_hash(json_t *canonical, char hex[65])
 {
 	char *text = json_dumps(canonical, JSON_COMPACT | JSON_SORT_KEYS);
 	uint8_t sha[32];
-	int i;
 
 	crypto_sha256(text, strlen(text), sha);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+	crypto_hex(sha, hex);
 	free(text);
 }
 

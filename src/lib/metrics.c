@@ -91,13 +91,12 @@ metrics_page(struct db *db, struct arena *a, enum metrics_kind kind, int stats,
 	char key[256], hex[65];
 	uint8_t sha[32];
 	int64_t last = -1;
-	int rc, i, few;
+	int rc, few;
 
 	snprintf(key, sizeof(key), "%d|%lld|%lld|%s|%d", kind, (long long)org_id,
 	    (long long)flow_id, after, limit);
 	crypto_sha256(key, strlen(key), sha);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+	crypto_hex(sha, hex);
 	*total = -1;
 	if (page > 1) {
 		if ((rc = db_query(db, a, &r, SQL_MARK_GET, "si", hex, (int64_t)page - 1)) < 0)

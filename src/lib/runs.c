@@ -6,7 +6,6 @@
 #include "dagy/ids.h"
 #include "dagy/runs.h"
 
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define SECS(a, b) "ROUND(TIMESTAMPDIFF(MICROSECOND, " a ", " b ") / 1e6, 3)"
 /* One table: names come from scalar subqueries evaluated for the rows
  * returned only, so every list walks an index of runs and stops at its
@@ -15,13 +14,13 @@
 	"SELECT r.public_id, r.run_slug, (SELECT name FROM flows WHERE id = r.flow_id)," \
 	" (SELECT version FROM flow_versions WHERE id = r.version_id)," \
 	" (SELECT name FROM deployments WHERE id = r.deployment_id), r.status, " \
-	TS("r.created_at") ", " TS("r.started_at") ", " TS("r.completed_at") ", " \
+	DB_TS("r.created_at") ", " DB_TS("r.started_at") ", " DB_TS("r.completed_at") ", " \
 	SECS("r.started_at", "COALESCE(r.completed_at, UTC_TIMESTAMP(6))") \
 	", r.executor, r.execution_mode, r.parameters, r.output, r.error," \
 	" r.retry_count, r.tags, r.id, r.flow_id, r.trigger_type, r.worker_id, " \
-	TS("r.cancelled_at") ", DATE_FORMAT(r.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')," \
+	DB_TS("r.cancelled_at") ", DATE_FORMAT(r.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')," \
 	" (SELECT code_hash FROM flow_versions WHERE id = r.version_id), " \
-	TS("r.scheduled_for") ", r.schedule_id FROM runs r"
+	DB_TS("r.scheduled_for") ", r.schedule_id FROM runs r"
 
 static const char SQL_INSERT[] =
     "INSERT INTO runs (public_id, org_id, flow_id, version_id, deployment_id,"
@@ -165,7 +164,7 @@ runs_retry(struct db *db, struct arena *a, int64_t org_id, const char *id,
 
 static const char SQL_STEPS[] =
     "SELECT step_id, type, status, attempt, exit_code, error, worker, "
-    TS("started_at") ", " TS("finished_at") ", "
+    DB_TS("started_at") ", " DB_TS("finished_at") ", "
     SECS("started_at", "COALESCE(finished_at, UTC_TIMESTAMP(6))") ", "
     "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), id, decided_by"
     " FROM step_runs WHERE run_id = ? ORDER BY id";

@@ -6,14 +6,13 @@
 #include "dagy/schedules.h"
 #include "dagy/ts.h"
 
-#define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 #define EPOCH(col) "UNIX_TIMESTAMP(" col ")"
 #define SCHED_SELECT \
 	"SELECT s.public_id, f.name, s.flow_version, s.mode, s.enabled, s.timezone," \
 	" s.catchup_policy, s.cron_expression, s.interval_seconds, " \
-	TS("s.one_time_at") ", " TS("s.start_at") ", " TS("s.end_at") ", s.parameters," \
-	" s.description, s.environment, " TS("s.next_run_at") ", " TS("s.last_run_at") \
-	", s.last_run_id, " TS("s.created_at") ", " TS("s.updated_at") ", s.id, s.flow_id, " \
+	DB_TS("s.one_time_at") ", " DB_TS("s.start_at") ", " DB_TS("s.end_at") ", s.parameters," \
+	" s.description, s.environment, " DB_TS("s.next_run_at") ", " DB_TS("s.last_run_at") \
+	", s.last_run_id, " DB_TS("s.created_at") ", " DB_TS("s.updated_at") ", s.id, s.flow_id, " \
 	EPOCH("s.anchor_at") ", " EPOCH("s.one_time_at") ", " EPOCH("s.start_at") ", " \
 	EPOCH("s.end_at") ", " EPOCH("s.next_run_at") ", s.deployment_id, s.org_id" \
 	" FROM schedules s JOIN flows f ON f.id = s.flow_id"
