@@ -92,24 +92,6 @@ retire_runs(struct worker *w)
 }
 
 static int
-has_dirty(struct worker *w)
-{
-	struct run *r;
-	int i;
-
-	if (json_array_size(w->logs) > 0)
-		return 1;
-	for (r = w->runs; r != NULL; r = r->next) {
-		if (r->finished && !r->done_recorded && !r->lost)
-			return 1;
-		for (i = 0; i < r->nsteps; i++)
-			if (r->steps[i].dirty || json_array_size(r->steps[i].new_outputs) > 0)
-				return 1;
-	}
-	return 0;
-}
-
-static int
 run_loop(struct worker *w, int wake_fd)
 {
 	double poll_every = config_int(w->cfg, "worker", "poll_interval_ms") / 1000.0;
@@ -122,7 +104,7 @@ run_loop(struct worker *w, int wake_fd)
 	size_t cap = 0;
 
 	for (;;) {
-		double now = now_mono(), wait;
+		double now = now_mono(), wait, timer;
 		struct run *r;
 		size_t n = 0, i;
 		int k;
@@ -172,13 +154,13 @@ run_loop(struct worker *w, int wake_fd)
 			}
 		}
 
-		if (has_dirty(w) && (w->running == 0 || now - last_flush >= FLUSH_EVERY)) {
+		if (store_pending(w) && (w->running == 0 || now - last_flush >= FLUSH_EVERY)) {
 			store_flush(w);
 			last_flush = now;
 		}
 		retire_runs(w);
 		if (w->stopping) {
-			if (w->running == 0 && !has_dirty(w))
+			if (w->running == 0 && !store_pending(w))
 				break;
 			if (now >= stop_deadline && !killed) {
 				log_warn("shutdown grace over: killing %d running step(s)", w->running);
@@ -192,9 +174,10 @@ run_loop(struct worker *w, int wake_fd)
 			wait = next_fire;
 		if (next_reap < wait)
 			wait = next_reap;
-		if (exec_next_timer(w, now) < wait)
-			wait = exec_next_timer(w, now);
-		if (has_dirty(w) && last_flush + FLUSH_EVERY < wait)
+		timer = exec_next_timer(w, now);
+		if (timer < wait)
+			wait = timer;
+		if (store_pending(w) && last_flush + FLUSH_EVERY < wait)
 			wait = last_flush + FLUSH_EVERY;
 		if (w->stopping && stop_deadline < wait && !killed)
 			wait = stop_deadline;

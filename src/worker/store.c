@@ -200,19 +200,31 @@ drop_vanished(struct worker *w)
 }
 
 int
+store_pending(struct worker *w)
+{
+	struct run *r;
+	int i;
+
+	if (json_array_size(w->logs) > 0)
+		return 1;
+	for (r = w->runs; r != NULL; r = r->next) {
+		if (r->finished && !r->done_recorded && !r->lost)
+			return 1;
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].dirty || json_array_size(r->steps[i].new_outputs) > 0)
+				return 1;
+	}
+	return 0;
+}
+
+int
 store_flush(struct worker *w)
 {
 	struct run *r;
-	int rc, i, pending = json_array_size(w->logs) > 0;
+	int rc, i;
 	char *logs = NULL;
 
-	for (r = w->runs; r != NULL && !pending; r = r->next) {
-		if (r->finished && !r->done_recorded)
-			pending = 1;
-		for (i = 0; i < r->nsteps && !pending; i++)
-			pending = r->steps[i].dirty || json_array_size(r->steps[i].new_outputs) > 0;
-	}
-	if (!pending)
+	if (!store_pending(w))
 		return 0;
 	if ((rc = db_begin(w->db)) < 0)
 		goto fail;

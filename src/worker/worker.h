@@ -102,6 +102,8 @@ void now_sql(char out[32]);
 
 /* store.c: records everything dirty in one transaction. */
 int store_flush(struct worker *w);
+/* 1 when a state change, output or log line awaits store_flush. */
+int store_pending(struct worker *w);
 void store_log(struct worker *w, struct step *s, int stream, const char *line,
     size_t len, int cut);
 
