@@ -15,11 +15,13 @@
 #include "dagy/router.h"
 
 struct config;
+struct secrets_keyring;
 
 struct server {
 	struct config *cfg;
 	struct db *db;
 	struct router *rt;
+	struct secrets_keyring *keys; /* checked at start; follows rotations */
 	long long max_body;
 	int retry_after;
 	time_t started;
