@@ -1,0 +1,162 @@
+# Secrets: sealed at rest (the table never holds the value), read back
+# through …/value only, scoped to environments, kept from viewers and other
+# organizations, readable after a key rotation; the key file is checked
+# at start.
+use strict;
+use warnings;
+use Test::More;
+use DagyTest;
+
+my $s = DagyTest->start;
+my $r;
+my $value = 'sk_live_1234567890abcdefghijklmnop';
+
+# --- create, read, value ------------------------------------------------------------------
+$r = $s->req(POST => '/v1/secrets', { secret_name => 'api-key-prod', value => $value,
+	environment => 'production' });
+is($r->{status}, 201, 'create a secret') or diag($r->{body});
+like($r->{json}{secret_id}, qr/^secret_/, 'secret_id');
+is($r->{json}{secret_name}, 'api-key-prod', 'secret_name');
+is($r->{json}{environment}, 'production', 'environment');
+like($r->{json}{created_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'created_at');
+ok(!exists $r->{json}{value}, 'the value is not echoed');
+is($s->req(POST => '/v1/secrets', { secret_name => 'api-key-prod', value => 'x',
+	environment => 'production' })->{status}, 409, 'the same name and environment: 409');
+
+my @rows = $s->sql("SELECT CONCAT(key_id, ' ', ciphertext) FROM secrets WHERE name = 'api-key-prod'");
+is(scalar @rows, 1, 'one row in MariaDB');
+unlike($rows[0], qr/\Q$value\E|sk_live/, 'the stored ciphertext does not contain the value');
+like($rows[0], qr/^(\S+) v1\.\1\.[A-Za-z0-9+\/=]+$/, 'sealed text names its key, stored beside it');
+my ($audit) = $s->sql("SELECT GROUP_CONCAT(COALESCE(details, '') SEPARATOR ' ') FROM audit_log WHERE action LIKE 'secret.%'");
+unlike($audit // '', qr/sk_live/, 'no value in audit details');
+
+$r = $s->req(GET => '/v1/secrets/api-key-prod/value');
+is($r->{status}, 200, 'read the value');
+is($r->{json}{value}, $value, 'the value round-trips');
+is($r->{json}{secret_name}, 'api-key-prod', 'with its name');
+
+$r = $s->req(GET => '/v1/secrets/api-key-prod');
+is($r->{status}, 200, 'metadata');
+ok(!exists $r->{json}{value}, 'metadata holds no value');
+is($r->{json}{environment}, 'production', 'and the environment');
+
+# Organization-wide and per-environment secrets of one name.
+is($s->req(POST => '/v1/secrets', { secret_name => 'db-url', value => 'postgres://global' })->{status},
+	201, 'an organization-wide secret');
+is($s->req(POST => '/v1/secrets', { secret_name => 'db-url', value => 'postgres://staging',
+	environment => 'staging' })->{status}, 201, 'the same name in an environment');
+is($s->req(GET => '/v1/secrets/db-url/value')->{json}{value}, 'postgres://global',
+	'without ?environment the organization-wide one');
+is($s->req(GET => '/v1/secrets/db-url/value?environment=staging')->{json}{value}, 'postgres://staging',
+	'?environment picks the scoped one');
+is($s->req(GET => '/v1/secrets/db-url?environment=develop')->{status}, 404,
+	'an environment without it: 404');
+$r = $s->req(GET => '/v1/secrets');
+is($r->{status}, 200, 'list');
+is_deeply([map { "$_->{secret_name}/" . ($_->{environment} // '-') } @{ $r->{json}{items} }],
+	['api-key-prod/production', 'db-url/-', 'db-url/staging'], 'by name, then environment');
+ok(!grep({ exists $_->{value} } @{ $r->{json}{items} }), 'no values in the list');
+$r = $s->req(GET => '/v1/secrets?environment=staging');
+is_deeply([map { $_->{secret_name} } @{ $r->{json}{items} }], ['db-url'], 'filter by environment');
+$r = $s->req(GET => '/v1/secrets?limit=2');
+is(scalar @{ $r->{json}{items} }, 2, 'a page of two');
+$r = $s->req(GET => "/v1/secrets?limit=2&next_token=$r->{json}{next_token}");
+is_deeply([map { $_->{environment} } @{ $r->{json}{items} }], ['staging'], 'and the rest');
+
+# --- update, delete ---------------------------------------------------------------------------
+$r = $s->req(PUT => '/v1/secrets/api-key-prod', { value => 'sk_live_new_value_1234567890abcdefg' });
+is($r->{status}, 200, 'update the value');
+is($r->{json}{secret_name}, 'api-key-prod', 'the update answers the name');
+ok($r->{json}{updated_at}, 'and updated_at');
+is($s->req(GET => '/v1/secrets/api-key-prod/value')->{json}{value},
+	'sk_live_new_value_1234567890abcdefg', 'the new value reads back');
+is($s->req(PUT => '/v1/secrets/nope', { value => 'x' })->{status}, 404, 'update a missing secret: 404');
+is($s->req(PUT => '/v1/secrets/api-key-prod', {})->{status}, 400, 'update without a value: 400');
+
+for my $bad ([{ value => 'x' }, 'secret_name'], [{ secret_name => 'a b', value => 'x' }, 'secret_name'],
+	[{ secret_name => 'ok' }, 'value'], [{ secret_name => 'ok', value => '' }, 'value'],
+	[{ secret_name => 'ok', value => 5 }, 'value'],
+	[{ secret_name => 'ok', value => 'x', environment => 'no/slash' }, 'environment'],
+	[{ secret_name => 'ok', value => 'x' x 65537 }, 'value']) {
+	$r = $s->req(POST => '/v1/secrets', $bad->[0]);
+	is($r->{status}, 400, "400 for a bad $bad->[1]");
+	ok(exists $r->{json}{details}{ $bad->[1] }, "naming $bad->[1]");
+}
+
+is($s->req(POST => '/v1/secrets', { secret_name => 'temp', value => 'x', environment => 'a' })->{status}, 201, 'one more');
+is($s->req(POST => '/v1/secrets', { secret_name => 'temp', value => 'y', environment => 'b' })->{status}, 201, 'in two environments');
+$r = $s->req(GET => '/v1/secrets/temp');
+is($r->{status}, 409, 'two environments and no organization-wide one: name one (409)');
+is($s->req(DELETE => '/v1/secrets/temp?environment=a')->{status}, 204, 'delete one scope');
+is($s->req(GET => '/v1/secrets/temp')->{json}{environment}, 'b', 'the other stays');
+is($s->req(DELETE => '/v1/secrets/temp')->{status}, 204, 'delete');
+is($s->req(DELETE => '/v1/secrets/temp')->{status}, 404, 'deleting again: 404');
+
+# --- who may ------------------------------------------------------------------------------------
+my $viewer = $s->user_key('viewer@example.com', 'viewer');
+my $dev = $s->user_key('dev@example.com', 'developer');
+is($s->as($viewer, GET => '/v1/secrets/api-key-prod/value')->{status}, 403, 'a viewer cannot read values');
+is($s->as($viewer, GET => '/v1/secrets')->{status}, 403, 'nor list secrets');
+$r = $s->as($viewer, POST => '/v1/secrets', { secret_name => 'v', value => 'x' });
+is($r->{status}, 403, 'nor create them');
+is($s->as($dev, GET => '/v1/secrets/api-key-prod/value')->{status}, 200, 'a developer can (secrets.read)');
+
+my ($rc, $out) = $s->cli('user', 'add', 'other@example.com', '--password', 'pw');
+($rc, $out) = $s->cli('org', 'add', 'other', '--owner', 'other@example.com');
+($rc, my $other) = $s->cli('key', 'create', '--org', 'other', '--user', 'other@example.com');
+$other =~ s/\s+\z//;
+is($s->as($other, GET => '/v1/secrets/api-key-prod')->{status}, 404, "another org's secret: 404");
+is($s->as($other, GET => '/v1/secrets/api-key-prod/value')->{status}, 404, 'its value: 404');
+is($s->as($other, PUT => '/v1/secrets/api-key-prod', { value => 'x' })->{status}, 404, 'update: 404');
+is($s->as($other, DELETE => '/v1/secrets/api-key-prod')->{status}, 404, 'delete: 404');
+is_deeply($s->as($other, GET => '/v1/secrets')->{json}{items}, [], 'an empty list there');
+is($s->as($other, POST => '/v1/secrets', { secret_name => 'api-key-prod', value => 'theirs',
+	environment => 'production' })->{status}, 201, 'the same name in another org is another secret');
+is($s->req(GET => '/v1/secrets/api-key-prod/value')->{json}{value},
+	'sk_live_new_value_1234567890abcdefg', 'ours is unchanged');
+
+# A ciphertext copied onto another row does not open there.
+$s->sql("UPDATE secrets d JOIN secrets s ON s.name = 'db-url' AND s.environment = 'staging'"
+	. " SET d.ciphertext = s.ciphertext, d.key_id = s.key_id WHERE d.name = 'db-url' AND d.environment = ''");
+$r = $s->req(GET => '/v1/secrets/db-url/value');
+is($r->{status}, 500, 'a ciphertext moved to another row fails authentication');
+like($r->{json}{message}, qr/cannot be opened/, 'with a clear message');
+unlike($r->{body}, qr/postgres/, 'and no value');
+is($s->req(PUT => '/v1/secrets/db-url', { value => 'postgres://global' })->{status}, 200,
+	'a new value repairs it');
+
+# --- rotation --------------------------------------------------------------------------------
+my ($old_key) = $s->sql("SELECT DISTINCT key_id FROM secrets");
+($rc, $out) = $s->cli('secrets', 'rotate-key');
+is($rc, 0, 'rotate-key succeeds') or diag($out);
+like($out, qr/secrets: \d+ re-sealed/, 'and reports what it re-sealed');
+my @keys = $s->sql("SELECT DISTINCT key_id FROM secrets");
+is(scalar @keys, 1, 'every value is under one key');
+isnt($keys[0], $old_key, 'a new one');
+my @file = grep { !/^#/ } split /\n/, DagyTest::slurp($s->dir . '/secrets.key');
+is(scalar @file, 1, 'the key file keeps only the new key');
+like($file[0], qr/^\Q$keys[0]\E /, 'the one the values name');
+is((stat($s->dir . '/secrets.key'))[2] & 0777, 0600, 'still 0600');
+is($s->req(GET => '/v1/secrets/api-key-prod/value')->{json}{value},
+	'sk_live_new_value_1234567890abcdefg', 'values stay readable after rotation');
+is($s->req(GET => '/v1/secrets/db-url/value?environment=staging')->{json}{value},
+	'postgres://staging', 'every one of them');
+is($s->as($other, GET => '/v1/secrets/api-key-prod/value')->{json}{value}, 'theirs',
+	"the other org's too");
+is($s->req(POST => '/v1/secrets', { secret_name => 'after', value => 'new' })->{status}, 201,
+	'the API seals under the new key at once');
+is(($s->sql("SELECT key_id FROM secrets WHERE name = 'after'"))[0], $keys[0], 'the new key');
+ok(grep({ /secrets.rotate_key/ } $s->sql("SELECT action FROM audit_log")), 'the rotation is audited');
+
+# --- the key file at start ---------------------------------------------------------------------
+($rc, $out) = $s->cli('config', 'check');
+is($rc, 0, 'config check accepts the key file') or diag($out);
+my $keyfile = $s->dir . '/secrets.key';
+rename $keyfile, "$keyfile.saved";
+($rc, $out) = $s->cli('config', 'check');
+isnt($rc, 0, 'config check names a missing key file');
+like($out, qr/\Q$keyfile\E/, 'by its path');
+rename "$keyfile.saved", $keyfile;
+
+$s->finish;
+done_testing;
