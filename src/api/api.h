@@ -139,6 +139,7 @@ struct run_trigger {
 /* What a trigger reports of the run it queued. */
 struct run_created {
 	const char *id, *slug, *flow, *version, *status, *created_at;
+	const char *environment; /* NULL: none */
 	json_t *params; /* the bound parameters; the caller releases them */
 };
 /* 0 with *out; 1 after answering a 4xx; or a db_err. */

@@ -164,6 +164,7 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created 
 	out->status = n.status;
 	out->created_at = api_now(r);
 	out->params = params;
+	out->environment = n.environment;
 	if (t->execute)
 		wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
 	return 0;
@@ -199,10 +200,17 @@ runs_trigger_h(struct req *r)
 	t.trigger = "api";
 	if ((rc = runs_api_trigger(r, &t, &run)) != 0)
 		return rc < 0 ? rc : 0;
-	return api_json(r, 202, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
-	    "run_id", run.id, "run_slug", run.slug, "flow_name", run.flow,
-	    "flow_version", run.version, "status", run.status, "created_at", run.created_at,
-	    "parameters", run.params));
+	{
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+		    "run_id", run.id, "run_slug", run.slug, "flow_name", run.flow,
+		    "flow_version", run.version, "status", run.status, "created_at", run.created_at,
+		    "parameters", run.params);
+
+		/* Only runs that name one say so: other clients see what they did. */
+		if (run.environment != NULL)
+			json_object_set_new(o, "environment", json_string(run.environment));
+		return api_json(r, 202, o);
+	}
 }
 
 static json_t *

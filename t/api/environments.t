@@ -167,8 +167,10 @@ is($r->{status}, 403, 'a developer cannot run in a protected environment');
 like($r->{json}{message}, qr/production.*protected/, 'saying why');
 is($s->as($dev, POST => '/v1/runs', { flow_name => 'my-flow', environment => 'production' })->{status}, 403,
 	'nor by naming the environment');
-is($s->as($dev, POST => '/v1/runs', { deployment => 'my-flow-staging' })->{status}, 202,
-	'but can in an unprotected one');
+$r = $s->as($dev, POST => '/v1/runs', { deployment => 'my-flow-staging' });
+is($r->{status}, 202, 'but can in an unprotected one');
+$r = $s->req(POST => '/v1/runs', { flow_name => 'my-flow' });
+ok(!exists $r->{json}{environment}, 'a run without an environment answers as before');
 is($s->as($dev, PATCH => '/v1/deployments/my-flow-production', { flow_version => '3' })->{status}, 403,
 	'nor change a deployment there');
 is($s->as($dev, POST => '/v1/deployments', { name => 'sneaky', flow_name => 'my-flow',
@@ -185,6 +187,7 @@ ok(scalar(grep { $_ eq 'dev@example.com production' } @denied) >= 5, 'refusals a
 
 $r = $s->as($admin, POST => '/v1/runs', { deployment => 'my-flow-production' });
 is($r->{status}, 202, 'an admin may run there');
+is($r->{json}{environment}, 'production', 'the answer names the environment of the deployment');
 my ($env) = $s->sql("SELECT environment FROM runs WHERE public_id = '$r->{json}{run_id}'");
 is($env, 'production', 'the run names its environment');
 ok(grep({ /"environment":"production"/ } $s->sql("SELECT details FROM audit_log WHERE action = 'run.trigger' AND actor_email = 'admin2\@example.com'")),
