@@ -99,6 +99,8 @@ grow(char **buf, size_t *cap, size_t need)
 static void
 emit(struct mask *m, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	if (grow(&m->out, &m->capout, m->nout + n) < 0)
 		abort();
 	memcpy(m->out + m->nout, s, n);

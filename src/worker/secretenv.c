@@ -13,6 +13,7 @@
 #include "dagy/runs.h"
 #include "dagy/secrets.h"
 #include "secretenv.h"
+#include "worker.h"
 
 struct envlist {
 	char **v;
@@ -92,22 +93,18 @@ add_variables(struct db *db, struct secrets_keyring *k, struct arena *a,
 
 int
 secretenv_resolve(struct db *db, struct secrets_keyring *k, int64_t org_id,
-    int64_t run_dbid, json_t *node_env, struct step_secrets *s, char *err,
+    const char *env, json_t *node_env, struct step_secrets *s, char *err,
     size_t errlen)
 {
 	struct arena a = {0};
 	struct envlist l = {0};
-	const char *env = NULL, *key;
+	const char *key;
 	json_t *v;
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
 	if ((s->out = mask_new()) == NULL || (s->err = mask_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	if (runs_environment(db, &a, run_dbid, &env) < 0) {
-		snprintf(err, errlen, "the run's environment cannot be read: database error");
 		goto fail;
 	}
 	if ((env != NULL && add(&l, "DAGY_ENVIRONMENT", env, strlen(env)) < 0) ||
@@ -179,4 +176,88 @@ secretenv_release(struct step_secrets *s)
 	mask_free(s->out);
 	mask_free(s->err);
 	memset(s, 0, sizeof(*s));
+}
+
+size_t
+secretenv_mask(struct step_secrets *s, int stream, const char *in, size_t n,
+    const char **out)
+{
+	if (s == NULL || (stream == 1 ? s->out : s->err) == NULL) {
+		*out = in;
+		return n;
+	}
+	return mask_push(stream == 1 ? s->out : s->err, in, n, out);
+}
+
+size_t
+secretenv_flush(struct step_secrets *s, int stream, const char **out)
+{
+	*out = "";
+	if (s == NULL || (stream == 1 ? s->out : s->err) == NULL)
+		return 0;
+	return mask_flush(stream == 1 ? s->out : s->err, out);
+}
+
+/* 1 if the node's env names a secret. */
+static int
+wants_secrets(json_t *node_env)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(node_env, key, v)
+		if (json_is_object(v))
+			return 1;
+	return 0;
+}
+
+int
+secretenv_step(struct worker *w, struct step *s, char *err, size_t errlen)
+{
+	struct run *r = s->run;
+	json_t *node_env = json_object_get(s->node, "env");
+
+	secretenv_done(s);
+	if (!r->environment_read) {
+		struct arena a = {0};
+		const char *env;
+		int rc = runs_environment(w->db, &a, r->id, &env);
+
+		if (rc == 0 && env != NULL && (r->environment = strdup(env)) == NULL)
+			rc = -1;
+		arena_free(&a);
+		if (rc < 0) {
+			snprintf(err, errlen, "the run's environment cannot be read: database error");
+			return -1;
+		}
+		r->environment_read = 1;
+	}
+	if (r->environment == NULL && !wants_secrets(node_env))
+		return 0;
+	if ((s->secrets = calloc(1, sizeof(*s->secrets))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (secretenv_resolve(w->db, w->keys, r->org_id, r->environment, node_env,
+	    s->secrets, err, errlen) < 0) {
+		secretenv_done(s);
+		return -1;
+	}
+	return 0;
+}
+
+char *const *
+secretenv_env(const struct step *s)
+{
+	return s->secrets != NULL ? s->secrets->env : NULL;
+}
+
+void
+secretenv_done(struct step *s)
+{
+	if (s->secrets == NULL)
+		return;
+	secretenv_release(s->secrets);
+	free(s->secrets);
+	s->secrets = NULL;
 }

@@ -91,6 +91,19 @@ my ($audit) = $s->sql("SELECT GROUP_CONCAT(details) FROM audit_log WHERE action 
 unlike($audit, qr/sk_staging|postgres/, 'the audit names keys, not values');
 like($audit, qr/API_KEY/, 'the keys');
 
+# Variables reach the steps of runs in the environment.
+$s->flow('vars', [['show', 'echo "db=$DAGY_VAR_DATABASE_URL key=$API_KEY n=$N/$DAGY_VAR_N env=$DAGY_ENVIRONMENT"',
+	undef, { env => { N => 'mine' } }]]);
+my $id = $s->trigger('vars', undef, environment => 'staging');
+is($s->wait_run($id)->{status}, 'completed', 'a run in staging');
+is_deeply([map { $_->{message} } @{ $s->req(GET => "/v1/runs/$id/logs")->{json}{events} }],
+	['db=postgres://staging-db:5432/app key=sk_staging_xxx n=mine/3 env=staging'],
+	'gets DAGY_VAR_<KEY> and <KEY>, the node env winning, and DAGY_ENVIRONMENT');
+$id = $s->trigger('vars');
+$s->wait_run($id);
+is_deeply([map { $_->{message} } @{ $s->req(GET => "/v1/runs/$id/logs")->{json}{events} }],
+	['db= key= n=mine/ env='], 'a run without an environment gets none');
+
 # --- deployments in environments, diff, promote -------------------------------------------------
 $s->flow('my-flow', [['hi', 'echo hi']]) for 1 .. 4;
 $s->flow('new-flow', [['hi', 'echo hi']]);

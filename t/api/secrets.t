@@ -148,10 +148,107 @@ is($s->req(POST => '/v1/secrets', { secret_name => 'after', value => 'new' })->{
 is(($s->sql("SELECT key_id FROM secrets WHERE name = 'after'"))[0], $keys[0], 'the new key');
 ok(grep({ /secrets.rotate_key/ } $s->sql("SELECT action FROM audit_log")), 'the rotation is audited');
 
+# --- steps use secrets --------------------------------------------------------------------------
+# The worker started before the rotation: it follows the new key file.
+my $sv = 'sup3r-s3cret-v4lue';
+is($s->req(POST => '/v1/secrets', { secret_name => 'echo-key', value => $sv })->{status}, 201,
+	'a secret for steps');
+is($s->req(POST => '/v1/secrets', { secret_name => 'pem', value => "-----BEGIN-----\nAbCdEf123\n-----END-----" })->{status},
+	201, 'a multi-line secret');
+my $env = { API_KEY => { secret => 'echo-key' } };
+$s->flow('masked', [
+	['once', 'echo "key=$API_KEY"', undef, { env => $env }],
+	['twice', 'echo "$API_KEY and $API_KEY"', undef, { env => $env }],
+	['split', 'printf "%s" "${API_KEY%????}"; sleep 0.3; printf "%s!\n" "${API_KEY#${API_KEY%????}}"', undef,
+		{ env => $env }],
+	['stderr', 'echo "err $API_KEY" >&2', undef, { env => $env }],
+	['lines', 'printf "<%s>\n" "$PEM"', undef, { env => { PEM => { secret => 'pem' } } }],
+	['len', 'echo "len=${#API_KEY}" >> "$DAGY_OUTPUT"; echo "plain=${API_KEY:+set}"', undef, { env => $env }],
+]);
+my $id = $s->trigger('masked');
+my $run = $s->wait_run($id);
+is($run->{status}, 'completed', 'a flow using secrets runs') or diag(explain($s->steps($id)));
+my %lines;
+for my $e (@{ $s->req(GET => "/v1/runs/$id/logs?limit=1000")->{json}{events} }) {
+	push @{ $lines{ $e->{step_id} } }, "$e->{stream}:$e->{message}";
+}
+is_deeply($lines{once}, ['stdout:key=***'], 'an echoed secret is stored as ***');
+is_deeply($lines{twice}, ['stdout:*** and ***'], 'twice on one line');
+is_deeply($lines{split}, ['stdout:***!'], 'across two writes');
+is_deeply($lines{stderr}, ['stderr:err ***'], 'on stderr');
+is_deeply($lines{lines}, ['stdout:<***>'], 'a value spanning lines');
+is_deeply($lines{len}, ['stdout:plain=set'], 'the step did get it');
+my $outs = $s->req(GET => "/v1/runs/$id/outputs")->{json}{items};
+is_deeply([map { "$_->{key}=$_->{value}" } @$outs], ['len=' . length($sv)], 'the whole value');
+my @stored = $s->sql("SELECT line FROM step_logs l JOIN runs r ON r.id = l.run_id WHERE r.public_id = '$id'");
+ok(@stored >= 6 && !grep({ /s3cret|AbCdEf|sup3r/ } @stored), 'step_logs in MariaDB hold no part of a value');
+
+# The environment's own secret before the organization-wide one.
+is($s->req(POST => '/v1/secrets', { secret_name => 'echo-key', value => 'staging-only-value-x',
+	environment => 'staging' })->{status}, 201, 'the same secret for staging');
+$id = $s->trigger('masked', undef, environment => 'staging');
+$s->wait_run($id);
+is_deeply([map { "$_->{key}=$_->{value}" } @{ $s->req(GET => "/v1/runs/$id/outputs")->{json}{items} }],
+	['len=' . length('staging-only-value-x')], 'a run in an environment gets its secret');
+
+# Unknown and tampered secrets fail the step, clearly.
+$s->flow('unknown', [['use', 'echo never', undef, { env => { X => { secret => 'no-such-secret' } } }],
+	['after', 'echo after', ['use']]]);
+$id = $s->trigger('unknown');
+$run = $s->wait_run($id);
+is($run->{status}, 'failed', 'an unknown secret fails the run');
+my $steps = $s->steps($id);
+is($steps->{use}{error}, "secret 'no-such-secret' not found in environment '(none)'", 'the step says which secret');
+is($steps->{after}{status}, 'skipped', 'its dependants are skipped');
+$id = $s->trigger('unknown', undef, environment => 'staging');
+$s->wait_run($id);
+is($s->steps($id)->{use}{error}, "secret 'no-such-secret' not found in environment 'staging'",
+	'and in which environment');
+
+is($s->req(POST => '/v1/secrets', { secret_name => 'tamper', value => 'tamper-me-please' })->{status}, 201,
+	'a secret to tamper with');
+$s->sql("UPDATE secrets SET ciphertext = CONCAT(LEFT(ciphertext, LENGTH(ciphertext) - 6),"
+	. " IF(SUBSTR(ciphertext, -6, 1) = 'A', 'B', 'A'), RIGHT(ciphertext, 5)) WHERE name = 'tamper'");
+$s->flow('tampered', [['use', 'echo "got $T"', undef, { env => { T => { secret => 'tamper' } } }]]);
+$id = $s->trigger('tampered');
+$run = $s->wait_run($id);
+is($run->{status}, 'failed', 'a tampered secret fails the run');
+like($s->steps($id)->{use}{error}, qr/secret 'tamper' .*cannot be opened: .*fails authentication/,
+	'with a clear message');
+ok(!grep({ /got/ } map { $_->{message} } @{ $s->req(GET => "/v1/runs/$id/logs")->{json}{events} }),
+	'the step never ran');
+is($s->req(DELETE => '/v1/secrets/tamper')->{status}, 204, 'remove it');
+
+# --- the worker refuses a missing or wrong key file ----------------------------------------------
+my $keyfile = $s->dir . '/secrets.key';
+sub worker_refuses {
+	my ($what, $why) = @_;
+	$s->worker_start;
+	my $pid = $s->worker_pid;
+	my $gone = 0;
+	for (1 .. 100) { if (!kill 0, $pid) { $gone = 1; last } select(undef, undef, undef, 0.1) }
+	ok($gone, "the worker does not start with $what");
+	$s->worker_stop;
+	my $log = join "\n", map { -e $_ ? DagyTest::slurp($_) : '' } $s->dir . '/dagy.log',
+		$s->dir . '/worker-1.err';
+	like($log, qr/refusing to start: .*\Q$keyfile\E.*$why/, 'naming the key file and what is wrong');
+}
+$s->worker_stop;
+rename $keyfile, "$keyfile.good";
+worker_refuses('a missing key file', 'No such file');
+($rc, $out) = $s->cli('secrets', 'init');
+is($rc, 0, 'a fresh key file of another key') or diag($out);
+worker_refuses('the wrong key', 'wrong key file');
+($rc, $out) = $s->cli('secrets', 'init');
+isnt($rc, 0, 'secrets init never overwrites a key file');
+rename "$keyfile.good", $keyfile;
+$s->worker_start;
+$id = $s->trigger('masked');
+is($s->wait_run($id)->{status}, 'completed', 'with the right key file it runs again');
+
 # --- the key file at start ---------------------------------------------------------------------
 ($rc, $out) = $s->cli('config', 'check');
 is($rc, 0, 'config check accepts the key file') or diag($out);
-my $keyfile = $s->dir . '/secrets.key';
 rename $keyfile, "$keyfile.saved";
 ($rc, $out) = $s->cli('config', 'check');
 isnt($rc, 0, 'config check names a missing key file');
