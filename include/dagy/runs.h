@@ -75,9 +75,6 @@ int runs_cleanup(struct db *db, struct arena *a, int64_t org_id, int64_t seconds
 int runs_latest(struct db *db, struct arena *a, int64_t org_id, const char *flow,
     const char **id);
 
-/* The environment a run executes in (*env NULL for none). */
-int runs_environment(struct db *db, struct arena *a, int64_t run_dbid, const char **env);
-
 /* Workers that renewed their heartbeat in the last 90 s: how many, and
  * the steps they can run at once between them. */
 int runs_workers(struct db *db, struct arena *a, int64_t *count, int64_t *slots);

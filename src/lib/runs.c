@@ -285,17 +285,3 @@ runs_workers(struct db *db, struct arena *a, int64_t *count, int64_t *slots)
 	*slots = db_int(r, 0, 1);
 	return 0;
 }
-
-static const char SQL_ENVIRONMENT[] = "SELECT environment FROM runs WHERE id = ?";
-
-int
-runs_environment(struct db *db, struct arena *a, int64_t run_dbid, const char **env)
-{
-	struct db_res *row;
-	int rc = db_query(db, a, &row, SQL_ENVIRONMENT, "i", run_dbid);
-
-	if (rc < 0)
-		return rc;
-	*env = row->nrows > 0 ? db_val(row, 0, 0) : NULL;
-	return 0;
-}

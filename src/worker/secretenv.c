@@ -10,7 +10,6 @@
 
 #include "dagy/environments.h"
 #include "dagy/mask.h"
-#include "dagy/runs.h"
 #include "dagy/secrets.h"
 #include "secretenv.h"
 #include "worker.h"
@@ -218,20 +217,6 @@ secretenv_step(struct worker *w, struct step *s, char *err, size_t errlen)
 	json_t *node_env = json_object_get(s->node, "env");
 
 	secretenv_done(s);
-	if (!r->environment_read) {
-		struct arena a = {0};
-		const char *env;
-		int rc = runs_environment(w->db, &a, r->id, &env);
-
-		if (rc == 0 && env != NULL && (r->environment = strdup(env)) == NULL)
-			rc = -1;
-		arena_free(&a);
-		if (rc < 0) {
-			snprintf(err, errlen, "the run's environment cannot be read: database error");
-			return -1;
-		}
-		r->environment_read = 1;
-	}
 	if (r->environment == NULL && !wants_secrets(node_env))
 		return 0;
 	if ((s->secrets = calloc(1, sizeof(*s->secrets))) == NULL) {

@@ -31,10 +31,9 @@ int secretenv_resolve(struct db *db, struct secrets_keyring *k, int64_t org_id,
     size_t errlen);
 void secretenv_release(struct step_secrets *s);
 
-/* The executor's side. Before a step's attempt starts: reads the run's
- * environment (once per run) and resolves the step; 0, or -1 with err
- * holding why the step fails. Steps of runs without an environment whose
- * env names no secret cost nothing. */
+/* The executor's side. Before a step's attempt starts: resolves it in its
+ * run's environment; 0, or -1 with err holding why the step fails. Steps
+ * of runs without an environment whose env names no secret cost nothing. */
 struct worker;
 struct step;
 int secretenv_step(struct worker *w, struct step *s, char *err, size_t errlen);

@@ -68,8 +68,7 @@ struct run {
 	int done_sent;       /* the verdict is in a batch */
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
-	char *environment;   /* read when its first step starts; NULL: none */
-	int environment_read;
+	char *environment;   /* NULL: none */
 	struct run *next;
 };
 
