@@ -241,6 +241,12 @@ is($rc, 0, 'a fresh key file of another key') or diag($out);
 worker_refuses('the wrong key', 'wrong key file');
 ($rc, $out) = $s->cli('secrets', 'init');
 isnt($rc, 0, 'secrets init never overwrites a key file');
+# dagy-api checks the same before it serves anything.
+my $api = ($ENV{DAGY_BUILD} // 'build-test') . '/dagy-api';
+my $api_rc = system("DAGY_CONFIG=${\ $s->dir}/dagy.conf $api </dev/null >/dev/null 2>&1") >> 8;
+is($api_rc, 1, 'dagy-api does not start with the wrong key either');
+like(DagyTest::slurp($s->dir . '/dagy.log'), qr/dagy-api\[\d+\] error: refusing to start: .*\Q$keyfile\E/,
+	'and names the file');
 rename "$keyfile.good", $keyfile;
 $s->worker_start;
 $id = $s->trigger('masked');
