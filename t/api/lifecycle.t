@@ -233,12 +233,15 @@ $r = $s->req(GET => '/v1/flows?limit=2&flow_name=caf%C3%A9+au+lait');
 is($r->{status}, 200, 'sound escapes, UTF-8 and + still decode');
 
 # --- lighttpd's own errors are JSON --------------------------------------------------------------
+# Sends bytes and reads the answer to the end; half-closes the connection
+# unless the request asks the server to close (nginx drops a proxied
+# request whose client half-closed).
 sub raw {
 	my ($port, $bytes) = @_;
 	my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5)
 		or die "connect: $!";
 	print $c $bytes;
-	shutdown $c, 1;
+	shutdown $c, 1 unless $bytes =~ /^Connection: close\r$/mi;
 	local $/;
 	my $res = <$c> // '';
 	my ($status) = $res =~ m{^HTTP/1\.\d (\d+)};
@@ -287,6 +290,35 @@ SKIP: {
 	json_error(raw($lport, "POST /v1/runs HTTP/1.1\r\nHost: x\r\n\r\n"), 411,
 		'the shipped snippet: a POST without a length');
 	kill 'TERM', DagyTest::slurp("$tmp/lighttpd.pid");
+}
+
+# The shipped nginx snippet the same way, where nginx is installed.
+SKIP: {
+	my $nginx = (grep { -x } map { "$_/nginx" } qw(/usr/sbin /usr/bin))[0];
+	skip 'nginx is not installed', 6 unless $nginx && -e '/etc/nginx/fastcgi_params';
+	my $nport = DagyTest::free_port();
+	my $conf = do { local $/; open my $f, '<', "$top/etc/nginx/dagy.conf" or die; <$f> };
+	$conf =~ s{/usr/share/dagy/errors/}{$top/etc/errors/}g;
+	$conf =~ s{/run/dagy-api/api\.sock}{$dir/api.sock}g;
+	$conf =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;};
+	mkdir "$tmp/nginx";
+	open my $nc, '>', "$tmp/nginx/nginx.conf" or die;
+	print $nc ($> == 0 ? "user root;\n" : ''), "pid $tmp/nginx/nginx.pid;\n",
+		"error_log $tmp/nginx/error.log;\nevents {}\nhttp {\n\taccess_log off;\n",
+		map({ "\t${_}_temp_path $tmp/nginx/$_;\n" } qw(client_body proxy fastcgi uwsgi scgi)),
+		"\tserver {\n\t\tlisten 127.0.0.1:$nport;\n$conf\n\t}\n}\n";
+	close $nc;
+	is(system("$nginx -q -t -p $tmp/nginx -c $tmp/nginx/nginx.conf"), 0, 'the shipped nginx snippet is valid');
+	is(system("$nginx -p $tmp/nginx -c $tmp/nginx/nginx.conf"), 0, 'nginx starts with it');
+	wait_until(5, sub { -s "$tmp/nginx/nginx.pid" });
+	is(raw($nport, "GET /v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+		. "Authorization: Bearer $key\r\n\r\n")->{status},
+		200, 'nginx routes to dagy');
+	json_error(raw($nport, "GET /v1/m\0e HTTP/1.1\r\nHost: x\r\n\r\n"), 400, 'nginx: a NUL in the path');
+	json_error(raw($nport, "GET /v1/flows?" . ('a' x 9000) . " HTTP/1.1\r\nHost: x\r\n\r\n"), 414,
+		'nginx: a 9 KB query string');
+	json_error(raw($nport, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"), 404, 'nginx: a path outside dagy');
+	system("$nginx -p $tmp/nginx -c $tmp/nginx/nginx.conf -s stop");
 }
 
 # dagy-api gone: lighttpd answers 503 itself, in JSON.
