@@ -162,6 +162,21 @@ ok(!-e "$dir/stopping", 'the interrupted stop is complete');
 is($s->wait_run($id, 20)->{status}, 'completed', 'the run completes');
 is(count('start', lines("$tmp/nap3")), 1, 'its step ran once');
 
+# --- a worker signalled by someone else is not adopted by a start -------------------------------
+$s->flow('nap4', [['nap', "echo start >> $tmp/nap4; sleep 1.5; echo end >> $tmp/nap4"]]);
+$id = $s->trigger('nap4');
+ok(wait_until(10, sub { count('start', lines("$tmp/nap4")) == 1 }), 'a step is running');
+$old = live_worker(1);
+$stops = () = stopping_lines();
+kill 'TERM', $old;
+ok(wait_until(5, sub { stopping_lines() > $stops }), 'the worker got SIGTERM from outside the stack');
+ok(start_stack(), 'stack start');
+ok(gone($old), 'the start waited for the draining worker');
+$new = live_worker(1);
+ok($new && $new != $old, 'and started a new one');
+is($s->wait_run($id, 20)->{status}, 'completed', 'the run completes');
+is(count('start', lines("$tmp/nap4")), 1, 'its step ran once');
+
 # --- pid files that name other processes are stale ----------------------------------------------
 ok($s->worker_stop(1), 'the worker stops');
 for my $case (['sleep', sub { exec 'sleep', '30' }],
