@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dagy/cmdline.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
 #include "worker.h"
@@ -181,51 +184,61 @@ free_env(char **env)
 	free(env);
 }
 
-static void
-child_exec(struct step *s, char **env, int out, int err)
+/* The value of PATH in a step's environment, or NULL. */
+static const char *
+env_path(char **env)
 {
-	json_t *config = json_object_get(s->node, "config");
-	int devnull = open("/dev/null", O_RDONLY);
-	sigset_t none;
+	size_t i;
 
-	setpgid(0, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	dup2(devnull, 0);
-	dup2(out, 1);
-	dup2(err, 2);
-	close_range(3, ~0U, 0);
-	if (chdir(s->run->workdir) < 0)
-		_exit(126);
-	if (strcmp(s->type, "shell") == 0) {
-		const char *cmd = json_string_value(json_object_get(config, "command"));
-		char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-
-		execve("/bin/sh", argv, env);
-	} else if (strcmp(s->type, "python_function") == 0) {
-		const char *code = json_string_value(json_object_get(config, "code"));
-		char *argv[] = {"python3", "-c", (char *)code, NULL};
-
-		environ = env;
-		execvp("python3", argv);
-	} else {
-		environ = env;
-		_exit(builtin_http(s, s->run->params));
-	}
-	fprintf(stderr, "dagy: cannot run %s step: %s\n", s->type, strerror(errno));
-	_exit(127);
+	for (i = 0; env[i] != NULL; i++)
+		if (strncmp(env[i], "PATH=", 5) == 0)
+			return env[i] + 5;
+	return NULL;
 }
 
+/* The job of a built-in step, on its stdin: a memfd, or -1. */
+static int
+builtin_job(struct step *s)
+{
+	json_t *job = json_pack("{s:O, s:O, s:s, s:s, s:s, s:i}", "node", s->node,
+	    "params", s->run->params, "run_id", s->run->public_id, "flow",
+	    s->run->flow_name, "step_id", s->id, "timeout", s->timeout);
+	char *text = json_dumps(job, JSON_COMPACT);
+	int fd = memfd_create("dagy-job", MFD_CLOEXEC);
+	size_t len = text != NULL ? strlen(text) : 0;
+
+	if (fd >= 0 && (text == NULL || write(fd, text, len) != (ssize_t)len ||
+	    lseek(fd, 0, SEEK_SET) != 0)) {
+		close(fd);
+		fd = -1;
+	}
+	free(text);
+	json_decref(job);
+	return fd;
+}
+
+static void
+watch(struct worker *w, struct step *s, struct linebuf *lb, int fd, int stream)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lb};
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	lb->fd = fd;
+	lb->owner = s;
+	lb->stream = stream;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Asks the launcher for the step's process. A shell command with no shell
+ * syntax runs its program directly, as make does; the others, and those
+ * whose program is not found, run under /bin/sh -c. */
 static int
 start_step(struct worker *w, struct step *s, double now)
 {
-	int out[2] = {-1, -1}, err[2] = {-1, -1};
-	char **env;
-	pid_t pid;
+	json_t *config = json_object_get(s->node, "config");
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, in = -1, rc;
+	char **env = NULL, path[4096], words[4096], *argv[64];
+	const char *shcmd = NULL;
 
 	s->attempt++;
 	snprintf(s->outpath, sizeof(s->outpath), "%s/.output-%s-%d", s->run->workdir,
@@ -236,22 +249,50 @@ start_step(struct worker *w, struct step *s, double now)
 		goto fail;
 	}
 	env = build_env(s);
-	pid = fork();
-	if (pid == 0)
-		child_exec(s, env, out[1], err[1]);
-	free_env(env);
-	if (pid < 0) {
-		log_syserr("fork");
-		goto fail;
+	if (strcmp(s->type, "shell") == 0) {
+		const char *cmd = json_string_value(json_object_get(config, "command"));
+
+		if (cmdline_split(cmd, words, sizeof(words), argv, 64) > 0 &&
+		    cmdline_which(argv[0], env_path(env), s->run->workdir, path,
+		    sizeof(path)) == 0) {
+			shcmd = cmd;
+		} else {
+			snprintf(path, sizeof(path), "/bin/sh");
+			argv[0] = "sh";
+			argv[1] = "-c";
+			argv[2] = (char *)cmd;
+			argv[3] = NULL;
+		}
+	} else if (strcmp(s->type, "python_function") == 0) {
+		if (cmdline_which("python3", env_path(env), s->run->workdir, path,
+		    sizeof(path)) < 0)
+			snprintf(path, sizeof(path), "python3");
+		argv[0] = "python3";
+		argv[1] = "-c";
+		argv[2] = (char *)json_string_value(json_object_get(config, "code"));
+		argv[3] = NULL;
+	} else {
+		snprintf(path, sizeof(path), "%s", w->self_exe);
+		argv[0] = "dagy-worker";
+		argv[1] = "--builtin";
+		argv[2] = NULL;
+		in = builtin_job(s);
 	}
-	setpgid(pid, pid);
+	rc = launch_spawn(w->launcher, (uint64_t)(uintptr_t)s, path, argv, env,
+	    s->run->workdir, shcmd, in, out[1], err[1]);
+	free_env(env);
+	if (in >= 0)
+		close(in);
 	close(out[1]);
 	close(err[1]);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	s->out.fd = out[0];
-	s->err.fd = err[0];
-	s->pid = pid;
+	out[1] = err[1] = -1;
+	if (rc < 0) {
+		log_syserr("asking the launcher for a step");
+		goto fail;
+	}
+	watch(w, s, &s->out, out[0], 1);
+	watch(w, s, &s->err, err[0], 2);
+	s->pid = -1;
 	s->exited = s->timed_out = 0;
 	s->kill_at = 0;
 	s->started = now;
@@ -264,15 +305,17 @@ start_step(struct worker *w, struct step *s, double now)
 	w->running++;
 	return 0;
 fail:
-	if (out[0] >= 0) {
-		close(out[0]);
-		close(out[1]);
+	{
+		int e = errno, i;
+
+		for (i = 0; i < 2; i++) {
+			if (out[i] >= 0)
+				close(out[i]);
+			if (err[i] >= 0)
+				close(err[i]);
+		}
+		set_error(s, "could not start: %s", strerror(e));
 	}
-	if (err[0] >= 0) {
-		close(err[0]);
-		close(err[1]);
-	}
-	set_error(s, "could not start: %s", strerror(errno));
 	finish_as(s, ST_FAILED);
 	return -1;
 }
@@ -493,34 +536,32 @@ finish_step(struct worker *w, struct step *s, double now)
 }
 
 void
-exec_reap_children(struct worker *w, double now)
+exec_launched(struct worker *w, const struct launch_msg *m, double now)
 {
-	struct run *r;
-	int wstatus, i;
-	pid_t pid;
+	struct step *s = (struct step *)(uintptr_t)m->token;
 
-	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-		for (r = w->runs; r != NULL; r = r->next)
-			for (i = 0; i < r->nsteps; i++) {
-				struct step *s = &r->steps[i];
-
-				if (s->pid != pid || s->exited)
-					continue;
-				s->exited = 1;
-				s->wstatus = wstatus;
-				s->exited_at = now;
-				/* Whatever the step left behind in its group goes too. */
-				kill(-pid, SIGKILL);
-				try_finish(w, s, now);
-			}
+	if (m->kind == LAUNCH_STARTED) {
+		s->pid = m->pid;
+		return;
 	}
+	if (m->kind == LAUNCH_FAILED) {
+		char note[256];
+
+		snprintf(note, sizeof(note), "[dagy] cannot run %s step: %s", s->type,
+		    strerror(m->status));
+		store_log(w, s, 2, note, strlen(note), 0);
+	}
+	s->exited = 1;
+	s->wstatus = m->kind == LAUNCH_FAILED ? 127 << 8 : m->status;
+	s->exited_at = now;
+	try_finish(w, s, now);
 }
 
 static void
-signal_group(struct step *s, int sig)
+signal_group(struct worker *w, struct step *s, int sig)
 {
-	if (s->pid > 0 && !s->exited)
-		kill(-s->pid, sig);
+	if (s->pid != 0 && !s->exited)
+		launch_signal(w->launcher, (uint64_t)(uintptr_t)s, sig);
 }
 
 void
@@ -537,11 +578,11 @@ exec_timers(struct worker *w, double now)
 				continue;
 			if (!s->exited && !s->timed_out && now >= s->deadline) {
 				s->timed_out = 1;
-				signal_group(s, SIGTERM);
+				signal_group(w, s, SIGTERM);
 				s->kill_at = now + w->kill_grace;
 			}
 			if (!s->exited && s->kill_at > 0 && now >= s->kill_at) {
-				signal_group(s, SIGKILL);
+				signal_group(w, s, SIGKILL);
 				s->kill_at = 0;
 			}
 			/* A daemon the step spawned outside its group may hold the
@@ -566,11 +607,11 @@ exec_next_timer(struct worker *w, double now)
 		for (i = 0; i < r->nsteps; i++) {
 			struct step *s = &r->steps[i];
 
-			if (s->pid > 0 && !s->exited && !s->timed_out)
+			if (s->pid != 0 && !s->exited && !s->timed_out)
 				EARLIER(s->deadline);
-			if (s->pid > 0 && !s->exited)
+			if (s->pid != 0 && !s->exited)
 				EARLIER(s->kill_at);
-			if (s->pid > 0 && s->exited)
+			if (s->pid != 0 && s->exited)
 				EARLIER(s->exited_at + 1);
 			if (s->st == ST_RETRY_WAIT)
 				EARLIER(s->retry_at);
@@ -589,8 +630,8 @@ exec_cancel_run(struct worker *w, struct run *r, double now)
 	for (i = 0; i < r->nsteps; i++) {
 		struct step *s = &r->steps[i];
 
-		if (s->pid > 0) {
-			signal_group(s, SIGTERM);
+		if (s->pid != 0) {
+			signal_group(w, s, SIGTERM);
 			s->kill_at = now + grace;
 		} else if (!terminal(s->st)) {
 			set_error(s, "cancelled");
@@ -607,7 +648,28 @@ exec_kill_all(struct worker *w)
 
 	for (r = w->runs; r != NULL; r = r->next)
 		for (i = 0; i < r->nsteps; i++)
-			signal_group(&r->steps[i], SIGKILL);
+			signal_group(w, &r->steps[i], SIGKILL);
+}
+
+void
+exec_abandon_all(struct worker *w)
+{
+	struct run *r;
+	int i;
+
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsteps; i++) {
+			struct step *s = &r->steps[i];
+
+			if (s->pid == 0)
+				continue;
+			if (s->pid > 0 && !s->exited)
+				kill(-s->pid, SIGKILL);
+			close_stream(&s->out);
+			close_stream(&s->err);
+			s->pid = 0;
+			w->running--;
+		}
 }
 
 void
@@ -644,7 +706,7 @@ check_done(struct run *r)
 	int i, busy = 0;
 
 	for (i = 0; i < r->nsteps; i++)
-		busy |= !terminal(r->steps[i].st) || r->steps[i].pid > 0;
+		busy |= !terminal(r->steps[i].st) || r->steps[i].pid != 0;
 	r->finished = !busy;
 }
 
