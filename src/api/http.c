@@ -45,13 +45,12 @@ utf8_ok(const char *s)
 	return v != NULL;
 }
 
-/* The field a query error names: the parameter when its name is sound
- * and short enough to repeat, else "query". */
+/* The field a query error names: the parameter (already decoded and
+ * UTF-8) when it is short enough to repeat, else "query". */
 static const char *
 qfield(const char *name)
 {
-	return name != NULL && *name != '\0' && strlen(name) <= 64 &&
-	    utf8_ok(name) ? name : "query";
+	return strlen(name) <= 64 ? name : "query";
 }
 
 int
