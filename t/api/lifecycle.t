@@ -333,7 +333,7 @@ SKIP: {
 	json_error(raw($nport, "GET /v1/flows?" . ('a' x 9000) . " HTTP/1.1\r\nHost: x\r\n\r\n"), 414,
 		'nginx: a 9 KB query string');
 	json_error(raw($nport, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"), 404, 'nginx: a path outside dagy');
-	system("$nginx -p $tmp/nginx -c $tmp/nginx/nginx.conf -s stop");
+	system("$nginx -p $tmp/nginx -c $tmp/nginx/nginx.conf -s stop 2>/dev/null");
 }
 
 # dagy-api gone: lighttpd answers 503 itself, in JSON.
