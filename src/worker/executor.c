@@ -551,6 +551,16 @@ finish_step(struct worker *w, struct step *s, double now)
 	flush_partial(w, s, &s->out, 1);
 	flush_partial(w, s, &s->err, 2);
 	drop_proc(w, s);
+	if (s->abandoned) {
+		/* Killed by the worker's own shutdown: not the step's failure.
+		 * It stays running, and its run goes back to the queue. */
+		static const char note[] = "[dagy] stopped by the worker's shutdown; "
+		    "the step runs again elsewhere";
+
+		store_log(w, s, 0, note, sizeof(note) - 1, 0);
+		unlink(s->outpath);
+		return;
+	}
 	s->exit_code = code;
 	if (r->cancelling || r->lost) {
 		set_error(s, "cancelled");
@@ -713,7 +723,10 @@ exec_kill_all(struct worker *w)
 
 	for (r = w->runs; r != NULL; r = r->next)
 		for (i = 0; i < r->nsteps; i++)
-			signal_group(w, &r->steps[i], SIGKILL);
+			if (r->steps[i].pid != 0 && !r->steps[i].exited) {
+				r->steps[i].abandoned = 1;
+				signal_group(w, &r->steps[i], SIGKILL);
+			}
 }
 
 void

@@ -50,6 +50,7 @@ struct step {
 	struct linebuf out, err;
 	double started, deadline, retry_at, kill_at, exited_at;
 	int exited, wstatus, timed_out;
+	int abandoned;       /* killed by the worker's shutdown, not recorded */
 	int dirty;           /* state to record */
 	int slot;            /* index in worker->procs while it has a process */
 	char started_at[32], finished_at[32];
