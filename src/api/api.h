@@ -45,8 +45,7 @@ struct req {
 	json_t *resp;
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
-	/* parsed query string, lazily */
-	int query_parsed;
+	/* the decoded query string (req_check_params) */
 	unsigned nq;
 	char *qnames[32], *qvalues[32];
 };
@@ -80,6 +79,10 @@ int api_deploy_guard(struct req *r, const char *name, const char *to, int create
 int api_executor_valid(const char *name);
 
 const char *req_param(struct req *r, const char *name);
+/* Decodes the query string once, before any handler: 0, or -1 after a 400
+ * for a bad %-escape, text that is not UTF-8 (path parameters too), a
+ * parameter without a name or given twice, or more than 32 of them. */
+int req_check_params(struct req *r);
 const char *req_query(struct req *r, const char *name);
 /* An HTTP request header by its CGI name, e.g. "HTTP_X_ORG_ID". */
 const char *req_env(struct req *r, const char *cgi_name);

@@ -70,12 +70,50 @@ set_error(struct step *s, const char *fmt, ...)
 	s->error = strdup(buf);
 }
 
+/* The step's state changed: it is to be recorded, and its run looked at
+ * again for steps that may start. */
+static void
+mark(struct step *s)
+{
+	s->dirty = 1;
+	s->run->unrecorded = 1;
+	s->run->changed = 1;
+}
+
+/* A step's children learn how it ended: one that succeeded may release
+ * them, one that did not dooms those still pending (unless the whole run
+ * is being stopped, which settles every step itself). */
+static void
+settle(struct step *s)
+{
+	struct run *r = s->run;
+	int i;
+
+	r->nopen--;
+	for (i = 0; i < s->nchildren; i++) {
+		struct step *c = &r->steps[s->children[i]];
+
+		if (c->st != ST_PENDING)
+			continue;
+		if (s->st == ST_SUCCESS) {
+			if (--c->waiting == 0)
+				r->ready[r->nready++] = c->idx;
+		} else if (!r->cancelling && !r->lost) {
+			c->st = ST_SKIPPED;
+			now_sql(c->finished_at);
+			mark(c);
+			settle(c);
+		}
+	}
+}
+
 static void
 finish_as(struct step *s, enum step_state st)
 {
 	s->st = st;
 	now_sql(s->finished_at);
-	s->dirty = 1;
+	mark(s);
+	settle(s);
 }
 
 static char *
@@ -153,8 +191,8 @@ build_env(struct step *s)
 		snprintf(name, sizeof(name), "DAGY_PARAM_%s", up);
 		ADD(env_entry(name, v));
 	}
-	for (k = 0; k < r->nsteps; k++) {
-		struct step *u = &r->steps[k];
+	for (k = 0; k < r->noutsteps; k++) {
+		struct step *u = &r->steps[r->outsteps[k]];
 		char sid[80];
 
 		if (u->st != ST_SUCCESS)
@@ -261,7 +299,7 @@ start_step(struct worker *w, struct step *s, double now)
 		goto fail;
 	}
 	env = build_env(s);
-	if (strcmp(s->type, "shell") == 0) {
+	if (s->kind == SK_SHELL) {
 		const char *cmd = json_string_value(json_object_get(config, "command"));
 
 		if (cmdline_split(cmd, words, sizeof(words), argv, 64) > 0 &&
@@ -275,7 +313,7 @@ start_step(struct worker *w, struct step *s, double now)
 			argv[2] = (char *)cmd;
 			argv[3] = NULL;
 		}
-	} else if (strcmp(s->type, "python_function") == 0) {
+	} else if (s->kind == SK_PYTHON) {
 		if (cmdline_which("python3", env_path(env), s->run->workdir, path,
 		    sizeof(path)) < 0)
 			snprintf(path, sizeof(path), "python3");
@@ -313,8 +351,10 @@ start_step(struct worker *w, struct step *s, double now)
 	s->exit_code = -1;
 	s->finished_at[0] = '\0';
 	now_sql(s->started_at);
-	s->dirty = 1;
-	w->running++;
+	mark(s);
+	s->slot = w->running;
+	w->procs[w->running++] = s;
+	s->run->nproc++;
 	return 0;
 fail:
 	{
@@ -345,8 +385,11 @@ add_output(struct step *s, const char *key, size_t klen, const char *val, size_t
 	/* Values that are not UTF-8 cannot be stored as JSON; drop them. */
 	if ((v = json_stringn(val, vlen)) == NULL)
 		return;
+	if (json_object_size(s->outputs) == 0)
+		s->run->outsteps[s->run->noutsteps++] = s->idx;
 	json_object_set_new(s->outputs, k, v);
 	json_array_append_new(s->new_outputs, json_pack("[s, O]", k, v));
+	s->run->unrecorded = 1;
 }
 
 /* Reads key=value lines of the $DAGY_OUTPUT file. */
@@ -428,6 +471,18 @@ flush_partial(struct worker *w, struct step *s, struct linebuf *lb, int stream)
 }
 
 static void finish_step(struct worker *w, struct step *s, double now);
+
+/* The step has no process any more. */
+static void
+drop_proc(struct worker *w, struct step *s)
+{
+	struct step *last = w->procs[--w->running];
+
+	w->procs[s->slot] = last;
+	last->slot = s->slot;
+	s->pid = 0;
+	s->run->nproc--;
+}
 
 static void
 try_finish(struct worker *w, struct step *s, double now)
@@ -520,8 +575,17 @@ finish_step(struct worker *w, struct step *s, double now)
 	flush_partial(w, s, &s->out, 1);
 	flush_partial(w, s, &s->err, 2);
 	secretenv_done(s);
-	s->pid = 0;
-	w->running--;
+	drop_proc(w, s);
+	if (s->abandoned) {
+		/* Killed by the worker's own shutdown: not the step's failure.
+		 * It stays running, and its run goes back to the queue. */
+		static const char note[] = "[dagy] stopped by the worker's shutdown; "
+		    "the step runs again elsewhere";
+
+		store_log(w, s, 0, note, sizeof(note) - 1, 0);
+		unlink(s->outpath);
+		return;
+	}
 	s->exit_code = code;
 	if (r->cancelling || r->lost) {
 		set_error(s, "cancelled");
@@ -543,7 +607,7 @@ finish_step(struct worker *w, struct step *s, double now)
 		set_error(s, "killed by signal %d", WTERMSIG(s->wstatus));
 	else
 		set_error(s, "exit code %d", code);
-	if (s->attempt <= s->retries) {
+	if (s->attempt - s->lost_attempts <= s->retries) {
 		double delay = s->retry_delay * pow(2, s->attempt - 1);
 		char note[256];
 
@@ -554,7 +618,9 @@ finish_step(struct worker *w, struct step *s, double now)
 		store_log(w, s, 0, note, strlen(note), 0);
 		s->st = ST_RETRY_WAIT;
 		s->retry_at = now + delay;
-		s->dirty = 1;
+		w->nretry = 1;
+		s->run->ready[s->run->nready++] = s->idx;
+		mark(s);
 		return;
 	}
 	finish_as(s, ST_FAILED);
@@ -595,29 +661,32 @@ exec_timers(struct worker *w, double now)
 	struct run *r;
 	int i;
 
-	for (r = w->runs; r != NULL; r = r->next)
-		for (i = 0; i < r->nsteps; i++) {
-			struct step *s = &r->steps[i];
+	/* Backwards: a step that finishes here leaves the list. */
+	for (i = w->running - 1; i >= 0; i--) {
+		struct step *s = w->procs[i];
 
-			if (s->pid == 0)
-				continue;
-			if (!s->exited && !s->timed_out && now >= s->deadline) {
-				s->timed_out = 1;
-				signal_group(w, s, SIGTERM);
-				s->kill_at = now + w->kill_grace;
-			}
-			if (!s->exited && s->kill_at > 0 && now >= s->kill_at) {
-				signal_group(w, s, SIGKILL);
-				s->kill_at = 0;
-			}
-			/* A daemon the step spawned outside its group may hold the
-			 * pipes open; stop waiting for it after a second. */
-			if (s->exited && now >= s->exited_at + 1) {
-				close_stream(&s->out);
-				close_stream(&s->err);
-				try_finish(w, s, now);
-			}
+		if (!s->exited && !s->timed_out && now >= s->deadline) {
+			s->timed_out = 1;
+			signal_group(w, s, SIGTERM);
+			s->kill_at = now + w->kill_grace;
 		}
+		if (!s->exited && s->kill_at > 0 && now >= s->kill_at) {
+			signal_group(w, s, SIGKILL);
+			s->kill_at = 0;
+		}
+		/* A daemon the step spawned outside its group may hold the
+		 * pipes open; stop waiting for it after a second. */
+		if (s->exited && now >= s->exited_at + 1) {
+			close_stream(&s->out);
+			close_stream(&s->err);
+			try_finish(w, s, now);
+		}
+	}
+	if (w->nretry > 0)
+		for (r = w->runs; r != NULL; r = r->next)
+			for (i = 0; i < r->nsteps; i++)
+				if (r->steps[i].st == ST_RETRY_WAIT && now >= r->steps[i].retry_at)
+					r->changed = 1;
 }
 
 double
@@ -628,19 +697,25 @@ exec_next_timer(struct worker *w, double now)
 	int i;
 
 #define EARLIER(t) do { if ((t) > 0 && (t) < next) next = (t); } while (0)
-	for (r = w->runs; r != NULL; r = r->next)
-		for (i = 0; i < r->nsteps; i++) {
-			struct step *s = &r->steps[i];
+	for (i = 0; i < w->running; i++) {
+		struct step *s = w->procs[i];
 
-			if (s->pid != 0 && !s->exited && !s->timed_out)
-				EARLIER(s->deadline);
-			if (s->pid != 0 && !s->exited)
-				EARLIER(s->kill_at);
-			if (s->pid != 0 && s->exited)
-				EARLIER(s->exited_at + 1);
-			if (s->st == ST_RETRY_WAIT)
-				EARLIER(s->retry_at);
-		}
+		if (!s->exited && !s->timed_out)
+			EARLIER(s->deadline);
+		if (!s->exited)
+			EARLIER(s->kill_at);
+		if (s->exited)
+			EARLIER(s->exited_at + 1);
+	}
+	if (w->nretry > 0) {
+		w->nretry = 0;
+		for (r = w->runs; r != NULL; r = r->next)
+			for (i = 0; i < r->nsteps; i++)
+				if (r->steps[i].st == ST_RETRY_WAIT) {
+					EARLIER(r->steps[i].retry_at);
+					w->nretry = 1;
+				}
+	}
 #undef EARLIER
 	return next;
 }
@@ -673,7 +748,10 @@ exec_kill_all(struct worker *w)
 
 	for (r = w->runs; r != NULL; r = r->next)
 		for (i = 0; i < r->nsteps; i++)
-			signal_group(w, &r->steps[i], SIGKILL);
+			if (r->steps[i].pid != 0 && !r->steps[i].exited) {
+				r->steps[i].abandoned = 1;
+				signal_group(w, &r->steps[i], SIGKILL);
+			}
 }
 
 void
@@ -692,8 +770,7 @@ exec_abandon_all(struct worker *w)
 				kill(-s->pid, SIGKILL);
 			close_stream(&s->out);
 			close_stream(&s->err);
-			s->pid = 0;
-			w->running--;
+			drop_proc(w, s);
 		}
 }
 
@@ -701,81 +778,91 @@ void
 exec_step_decided(struct worker *w, struct step *s, int approved)
 {
 	(void)w;
-	s->st = approved ? ST_SUCCESS : ST_REJECTED;
 	if (!approved)
 		set_error(s, "rejected");
-	now_sql(s->finished_at);
+	finish_as(s, approved ? ST_SUCCESS : ST_REJECTED);
 }
 
-/* Ready: every dependency succeeded. Doomed: one of them will not. */
-static int
-readiness(struct step *s)
+void
+exec_prepare(struct run *r)
 {
-	int i;
+	int i, k;
 
-	for (i = 0; i < s->ndeps; i++) {
-		enum step_state st = s->run->steps[s->deps[i]].st;
-
-		if (st == ST_FAILED || st == ST_SKIPPED || st == ST_CANCELLED ||
-		    st == ST_REJECTED)
-			return -1;
-		if (st != ST_SUCCESS)
-			return 0;
-	}
-	return 1;
-}
-
-static void
-check_done(struct run *r)
-{
-	int i, busy = 0;
-
+	r->nopen = r->nready = 0;
 	for (i = 0; i < r->nsteps; i++)
-		busy |= !terminal(r->steps[i].st) || r->steps[i].pid != 0;
-	r->finished = !busy;
+		r->nopen += !terminal(r->steps[i].st);
+	for (i = 0; i < r->nsteps; i++) {
+		struct step *s = &r->steps[i];
+		int doomed = 0;
+
+		if (s->st != ST_PENDING)
+			continue;
+		s->waiting = 0;
+		for (k = 0; k < s->ndeps; k++) {
+			enum step_state st = r->steps[s->deps[k]].st;
+
+			s->waiting += st != ST_SUCCESS;
+			doomed |= terminal(st) && st != ST_SUCCESS;
+		}
+		if (doomed) {
+			finish_as(s, ST_SKIPPED);
+		} else if (s->waiting == 0 && s->st == ST_PENDING) {
+			r->ready[r->nready++] = i;
+		}
+	}
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].st == ST_RETRY_WAIT)
+			r->ready[r->nready++] = i;
+	r->changed = 1;
+}
+
+/* Starts what is ready, in the order it became ready. Returns 0 when the
+ * worker has no slot left for what remains. */
+static int
+start_ready(struct worker *w, struct run *r, double now)
+{
+	int i, kept = 0, full = 0;
+
+	for (i = 0; i < r->nready; i++) {
+		struct step *s = &r->steps[r->ready[i]];
+
+		if (s->st == ST_RETRY_WAIT && now < s->retry_at) {
+			r->ready[kept++] = s->idx;
+			continue;
+		}
+		if (s->st != ST_PENDING && s->st != ST_RETRY_WAIT)
+			continue;
+		if (s->kind == SK_NOOP) {
+			now_sql(s->started_at);
+			finish_as(s, ST_SUCCESS);
+		} else if (s->kind == SK_APPROVAL) {
+			now_sql(s->started_at);
+			s->st = ST_WAITING_APPROVAL;
+			mark(s);
+		} else if (!full && w->running < w->concurrency && !w->stopping) {
+			start_step(w, s, now);
+		} else {
+			full = 1;
+			r->ready[kept++] = s->idx;
+		}
+	}
+	r->nready = kept;
+	return !full;
 }
 
 void
 exec_schedule(struct worker *w, double now)
 {
 	struct run *r;
-	int i;
 
 	for (r = w->runs; r != NULL; r = r->next) {
-		if (r->finished)
+		if (r->finished || !r->changed)
 			continue;
-		if (r->cancelling || r->lost) {
-			check_done(r);
-			continue;
-		}
-		for (i = 0; i < r->nsteps; i++) {
-			struct step *s = &r->steps[i];
-			int ready;
-
-			if (s->st == ST_RETRY_WAIT && now < s->retry_at)
-				continue;
-			if (s->st != ST_PENDING && s->st != ST_RETRY_WAIT)
-				continue;
-			if ((ready = readiness(s)) < 0) {
-				finish_as(s, ST_SKIPPED);
-				continue;
-			}
-			if (ready == 0)
-				continue;
-			if (strcmp(s->type, "noop") == 0) {
-				now_sql(s->started_at);
-				finish_as(s, ST_SUCCESS);
-			} else if (strcmp(s->type, "approval") == 0) {
-				if (s->st != ST_WAITING_APPROVAL) {
-					now_sql(s->started_at);
-					s->st = ST_WAITING_APPROVAL;
-					s->dirty = 1;
-				}
-			} else if (w->running < w->concurrency && !w->stopping) {
-				start_step(w, s, now);
-			}
-		}
-		check_done(r);
+		r->changed = 0;
+		/* No slot now: look again when there is one. */
+		if (!r->cancelling && !r->lost && !start_ready(w, r, now))
+			r->changed = 1;
+		r->finished = r->nopen == 0 && r->nproc == 0;
 	}
 }
 
@@ -806,6 +893,7 @@ run_free(struct run *r)
 		free(s->out.buf);
 		free(s->err.buf);
 		free(s->deps);
+		free(s->children);
 		free(s->error);
 		json_decref(s->outputs);
 		json_decref(s->new_outputs);
@@ -813,6 +901,9 @@ run_free(struct run *r)
 	}
 	free(r->environment);
 	free(r->steps);
+	free(r->ready);
+	json_decref(r->index);
+	free(r->outsteps);
 	free(r->flow_name);
 	json_decref(r->spec);
 	json_decref(r->params);

@@ -27,16 +27,18 @@
 
 enum { REQ_SPAWN = 1, REQ_SIGNAL = 2 };
 
-static int launch_send(int sock, struct msghdr *mh);
-
-/* What the worker sends; a spawn's strings travel in a memfd whose
- * descriptor comes with the message, so a message is always small. */
+/* What the worker sends. A spawn's strings follow in the same message, or
+ * when they are many, in a memfd whose descriptor comes first. */
 struct req {
 	uint32_t kind;
 	int32_t sig;
 	uint64_t token;
-	uint32_t argc, envc, has_stdin, pad;
+	uint32_t argc, envc, has_stdin, in_memfd;
 };
+
+#define INLINE_MAX 65536
+
+static int launch_send(int sock, struct msghdr *mh);
 
 struct child {
 	pid_t pid;
@@ -132,22 +134,29 @@ spawn_one(const char *path, char *const argv[], char *const envp[], const char *
 	return rc;
 }
 
+/* msg: the body when it came inline (len bytes), else NULL. */
 static void
-do_spawn(const struct req *q, int *fds, int nfds, int devnull)
+do_spawn(const struct req *q, char *msg, size_t len, int *fds, int nfds, int devnull)
 {
 	char *body = NULL, *p, *end, **argv = NULL, **envp = NULL;
 	const char *cwd, *path, *shcmd;
-	size_t len = 0;
 	uint32_t i;
 	pid_t pid = 0;
 	int rc = EINVAL;
 
-	if (nfds < 3 + (q->has_stdin ? 1 : 0) || (body = read_body(fds[0], &len)) == NULL)
+	if (nfds < 2 + (q->in_memfd ? 1 : 0) + (q->has_stdin ? 1 : 0))
 		goto done;
+	if (q->in_memfd) {
+		if ((body = read_body(fds[0], &len)) == NULL)
+			goto done;
+		p = body;
+		fds++;
+	} else {
+		p = msg;
+	}
 	argv = calloc(q->argc + 1, sizeof(*argv));
 	envp = calloc(q->envc + 1, sizeof(*envp));
-	end = body + len;
-	p = body;
+	end = p + len;
 #define NEXT(v) do { if (p >= end) goto done; (v) = p; p += strlen(p) + 1; } while (0)
 	NEXT(cwd);
 	NEXT(path);
@@ -157,15 +166,15 @@ do_spawn(const struct req *q, int *fds, int nfds, int devnull)
 	for (i = 0; i < q->envc; i++)
 		NEXT(envp[i]);
 #undef NEXT
-	rc = spawn_one(path, argv, envp, cwd, q->has_stdin ? fds[3] : devnull, fds[1],
-	    fds[2], &pid);
+	rc = spawn_one(path, argv, envp, cwd, q->has_stdin ? fds[2] : devnull, fds[0],
+	    fds[1], &pid);
 	/* A command run without the shell that cannot be executed (missing,
 	 * not executable, a script without #!) goes to the shell, which then
 	 * does and says exactly what it always would. */
 	if (rc != 0 && *shcmd != '\0') {
 		char *sh[] = {"sh", "-c", (char *)shcmd, NULL};
 
-		rc = spawn_one("/bin/sh", sh, envp, cwd, devnull, fds[1], fds[2], &pid);
+		rc = spawn_one("/bin/sh", sh, envp, cwd, devnull, fds[0], fds[1], &pid);
 	}
 done:
 	if (rc == 0) {
@@ -220,9 +229,10 @@ take_request(int sock, int devnull)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(4 * sizeof(int))];
 	} ctl;
+	static char body[INLINE_MAX + 1];
 	struct req q;
-	struct iovec iov = {&q, sizeof(q)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct iovec iov[2] = {{&q, sizeof(q)}, {body, INLINE_MAX}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
 	    .msg_controllen = sizeof(ctl.buf)};
 	struct cmsghdr *c;
 	int fds[4], nfds = 0, i;
@@ -239,9 +249,10 @@ take_request(int sock, int devnull)
 			for (i = 0; i < got && nfds < 4; i++)
 				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 		}
-	if ((size_t)n == sizeof(q) && q.kind == REQ_SPAWN)
-		do_spawn(&q, fds, nfds, devnull);
-	else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL)
+	if ((size_t)n >= sizeof(q) && q.kind == REQ_SPAWN) {
+		body[n - (ssize_t)sizeof(q)] = '\0';
+		do_spawn(&q, body, (size_t)n - sizeof(q), fds, nfds, devnull);
+	} else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL)
 		do_signal(&q);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -294,9 +305,12 @@ int
 launch_start(pid_t *pid)
 {
 	int sv[2];
+	int size = 4 * INLINE_MAX;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if ((*pid = fork()) < 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -311,13 +325,18 @@ launch_start(pid_t *pid)
 	return sv[0];
 }
 
-/* Appends s and its NUL to the memfd's contents. */
-static int
-put(int fd, const char *s)
+/* Appends s and its NUL to the body. */
+static void
+put(char **buf, size_t *len, size_t *cap, const char *s)
 {
 	size_t n = strlen(s) + 1;
 
-	return write(fd, s, n) == (ssize_t)n ? 0 : -1;
+	if (*len + n > *cap) {
+		*cap = (*len + n) * 2;
+		*buf = realloc(*buf, *cap);
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
 }
 
 int
@@ -329,25 +348,33 @@ launch_spawn(int sock, uint64_t token, const char *path, char *const argv[],
 		char buf[CMSG_SPACE(4 * sizeof(int))];
 	} ctl;
 	struct req q = {.kind = REQ_SPAWN, .token = token, .has_stdin = in >= 0};
-	struct iovec iov = {&q, sizeof(q)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf};
+	struct iovec iov[2] = {{&q, sizeof(q)}, {NULL, 0}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf};
 	struct cmsghdr *c;
-	int fds[4], nfds = 0, body = -1, rc = -1;
+	int fds[4], nfds = 0, memfd = -1, rc = -1;
+	size_t len = 0, cap = 4096;
+	char *body = malloc(cap);
 	uint32_t i;
 
-	if ((body = memfd_create("dagy-spawn", MFD_CLOEXEC)) < 0)
-		goto fail;
-	if (put(body, cwd) < 0 || put(body, path) < 0 || put(body, shcmd ? shcmd : "") < 0)
-		goto fail;
+	put(&body, &len, &cap, cwd);
+	put(&body, &len, &cap, path);
+	put(&body, &len, &cap, shcmd ? shcmd : "");
 	for (i = 0; argv[i] != NULL; i++)
-		if (put(body, argv[i]) < 0)
-			goto fail;
+		put(&body, &len, &cap, argv[i]);
 	q.argc = i;
 	for (i = 0; envp[i] != NULL; i++)
-		if (put(body, envp[i]) < 0)
-			goto fail;
+		put(&body, &len, &cap, envp[i]);
 	q.envc = i;
-	fds[nfds++] = body;
+	if (len <= INLINE_MAX) {
+		iov[1] = (struct iovec){body, len};
+	} else {
+		/* Over what one message carries: the body goes by memfd. */
+		if ((memfd = memfd_create("dagy-spawn", MFD_CLOEXEC)) < 0 ||
+		    write(memfd, body, len) != (ssize_t)len)
+			goto fail;
+		q.in_memfd = 1;
+		fds[nfds++] = memfd;
+	}
 	fds[nfds++] = out;
 	fds[nfds++] = err;
 	if (in >= 0)
@@ -360,8 +387,9 @@ launch_spawn(int sock, uint64_t token, const char *path, char *const argv[],
 	memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
 	rc = launch_send(sock, &mh);
 fail:
-	if (body >= 0)
-		close(body);
+	if (memfd >= 0)
+		close(memfd);
+	free(body);
 	return rc;
 }
 

@@ -22,7 +22,7 @@
 #include "dagy/wake.h"
 #include "worker.h"
 
-#define FLUSH_EVERY 0.010 /* seconds between commits while steps are busy */
+#define FLUSH_EVERY 0.025 /* seconds between commits while steps are busy */
 #define MAX_EVENTS 64
 
 static int sig_pipe[2] = {-1, -1};
@@ -80,11 +80,7 @@ retire_runs(struct worker *w)
 
 	while (*pp != NULL) {
 		struct run *r = *pp;
-		int i, busy = 0;
-
-		for (i = 0; i < r->nsteps; i++)
-			busy |= r->steps[i].pid != 0;
-		if (!busy && ((r->finished && r->done_recorded) || (r->lost && r->finished))) {
+		if (r->nproc == 0 && r->finished && (r->done_recorded || r->lost)) {
 			*pp = r->next;
 			w->nruns--;
 			run_free(r);
@@ -307,6 +303,7 @@ main(int argc, char **argv)
 		log_err("[worker] concurrency and max_runs must be >= 1, lease_seconds >= 3");
 		goto done;
 	}
+	w.procs = calloc((size_t)w.concurrency, sizeof(*w.procs));
 	gethostname(w.host, sizeof(w.host) - 1);
 	snprintf(w.name, sizeof(w.name), "%s:%d", w.host, (int)getpid());
 	snprintf(w.workdir, sizeof(w.workdir), "%s", config_str(cfg, "worker", "work_dir"));
@@ -357,6 +354,7 @@ done:
 		unlink(wake_path);
 	}
 	json_decref(w.logs);
+	free(w.procs);
 	db_close(w.db);
 	secrets_keyring_free(w.keys);
 	curl_global_cleanup();

@@ -198,6 +198,7 @@ collect_run(struct batch *b, struct run *r)
 	json_int_t id = (json_int_t)r->id;
 	int i, touched = 0;
 
+	r->unrecorded = 0;
 	for (i = 0; i < r->nsteps; i++) {
 		struct step *s = &r->steps[i];
 		size_t k;
@@ -463,8 +464,10 @@ absorb(struct worker *w, struct batch *b)
 		struct run *r = find_run(w, json_integer_value(v));
 
 		if (r != NULL && !r->lost) {
-			log_warn("run %s is no longer this worker's", r->public_id);
+			log_warn("run %s is no longer this worker's; stopping its steps",
+			    r->public_id);
 			r->lost = 1;
+			exec_cancel_run(w, r, now_mono());
 		}
 	}
 	json_array_foreach(b->vanished, i, v) {
@@ -521,19 +524,12 @@ int
 store_pending(struct worker *w)
 {
 	struct run *r;
-	int i;
 
 	if (json_array_size(w->logs) > 0)
 		return 1;
-	for (r = w->runs; r != NULL; r = r->next) {
-		if (r->lost)
-			continue;
-		if (r->finished && !r->cancelling && !r->done_sent)
+	for (r = w->runs; r != NULL; r = r->next)
+		if (!r->lost && (r->unrecorded || (r->finished && !r->cancelling && !r->done_sent)))
 			return 1;
-		for (i = 0; i < r->nsteps; i++)
-			if (r->steps[i].dirty || json_array_size(r->steps[i].new_outputs) > 0)
-				return 1;
-	}
 	return 0;
 }
 

@@ -32,20 +32,29 @@ struct linebuf {
 
 struct run;
 
+/* How a step runs, decided once when its run is loaded. */
+enum step_kind { SK_BUILTIN, SK_SHELL, SK_PYTHON, SK_NOOP, SK_APPROVAL };
+
 struct step {
 	struct run *run;
 	int idx;
 	const char *id, *type;
+	enum step_kind kind;
 	json_t *node;        /* borrowed from run->spec */
 	int *deps, ndeps;
+	int *children, nchildren; /* the steps that depend on this one */
+	int waiting;         /* pending: dependencies not yet succeeded */
 	enum step_state st;
 	int attempt, retries, retry_delay, timeout;
+	int lost_attempts;   /* attempts cut short by a worker's death */
 	int64_t db_id;
 	pid_t pid;           /* 0 when no process, -1 while it is being spawned */
 	struct linebuf out, err;
 	double started, deadline, retry_at, kill_at, exited_at;
 	int exited, wstatus, timed_out;
+	int abandoned;       /* killed by the worker's shutdown, not recorded */
 	int dirty;           /* state to record */
+	int slot;            /* index in worker->procs while it has a process */
 	char started_at[32], finished_at[32];
 	int exit_code;       /* -1: none */
 	char *error;         /* malloc'd */
@@ -65,6 +74,13 @@ struct run {
 	struct step *steps;
 	int nsteps;
 	int cancelling, lost, finished;
+	int nproc;           /* steps with a process */
+	int nopen;           /* steps not finished */
+	int *ready, nready;  /* steps that may start, in the order they could */
+	int *outsteps, noutsteps; /* steps that have outputs */
+	json_t *index;       /* step id -> index */
+	int changed;         /* a step changed: look for steps to start */
+	int unrecorded;      /* a step has state or outputs to record */
 	int done_sent;       /* the verdict is in a batch */
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
@@ -76,7 +92,10 @@ struct worker {
 	const struct config *cfg;
 	struct db *db;
 	char name[160], host[128];
-	int concurrency, max_runs, lease, running;
+	int concurrency, max_runs, lease;
+	int running;         /* steps with a process, in procs[0..running) */
+	struct step **procs;
+	int nretry;          /* 1: a step may be waiting to retry */
 	double kill_grace;
 	size_t max_line, max_step_log;
 	struct run *runs;
@@ -127,6 +146,9 @@ int claim_check(struct worker *w);
 int claim_release(struct worker *w);
 
 /* executor.c */
+/* Counts what each step of a loaded run waits for and queues what is
+ * ready. */
+void exec_prepare(struct run *r);
 void exec_schedule(struct worker *w, double now);
 /* Takes a report of the launcher: a step started, could not start, or exited. */
 void exec_launched(struct worker *w, const struct launch_msg *m, double now);
