@@ -288,7 +288,10 @@ start_step(struct worker *w, struct step *s, double now)
 	unlink(s->outpath);
 	/* Secrets are opened now, just before the process needs them. */
 	if (secretenv_step(w, s, why, sizeof(why)) < 0) {
-		store_log(w, s, 0, why, strlen(why), 0);
+		char note[600];
+
+		snprintf(note, sizeof(note), "[dagy] %s", why);
+		store_log(w, s, 0, note, strlen(note), 0);
 		set_error(s, "%s", why);
 		now_sql(s->started_at);
 		finish_as(s, ST_FAILED);
