@@ -74,7 +74,7 @@ env_json(const struct db_res *e, unsigned i)
 	    "config_json", db_val(e, i, ENV_C_CONFIG) != NULL ?
 	    api_json_col(db_val(e, i, ENV_C_CONFIG)) : json_object(),
 	    "is_protected", prot,
-	    "protected_roles", !prot ? json_array() : api_json_col(db_val(e, i, ENV_C_ROLES) != NULL ?
+	    "protected_roles", api_json_col(db_val(e, i, ENV_C_ROLES) != NULL ?
 	    db_val(e, i, ENV_C_ROLES) : env_default_roles),
 	    "promotion_order", order != NULL ? json_integer(db_int(e, i, ENV_C_ORDER)) : json_null(),
 	    "created_at", db_val(e, i, ENV_C_CREATED), "updated_at", db_val(e, i, ENV_C_UPDATED));

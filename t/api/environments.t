@@ -18,6 +18,7 @@ like($r->{json}{env_id}, qr/^env_/, 'env_id');
 is($r->{json}{env_name}, 'staging', 'env_name');
 is($r->{json}{default_executor}, 'kubernetes', 'default_executor');
 ok(!$r->{json}{is_protected}, 'not protected');
+is_deeply($r->{json}{protected_roles}, ['owner', 'admin'], 'the roles protection would admit');
 like($r->{json}{created_at}, qr/Z$/, 'created_at');
 is($s->req(POST => '/v1/environments', { env_name => 'staging' })->{status}, 409, 'again: 409');
 is($s->req(POST => '/v1/environments', { env_name => $_ })->{status}, 201, "create $_")
@@ -205,6 +206,13 @@ my ($env) = $s->sql("SELECT environment FROM runs WHERE public_id = '$r->{json}{
 is($env, 'production', 'the run names its environment');
 ok(grep({ /"environment":"production"/ } $s->sql("SELECT details FROM audit_log WHERE action = 'run.trigger' AND actor_email = 'admin2\@example.com'")),
 	'and the audit row says where it ran');
+
+is($s->req(POST => '/v1/environments', { env_name => 'qa', is_protected => JSON::PP::true,
+	protected_roles => ['developer'] })->{status}, 201, 'an environment only developers may run in');
+is($s->as($dev, POST => '/v1/runs', { flow_name => 'my-flow', environment => 'qa' })->{status}, 202,
+	'a developer may');
+is($s->as($admin, POST => '/v1/runs', { flow_name => 'my-flow', environment => 'qa' })->{status}, 403,
+	'an admin may not');
 
 $r = $s->req(PATCH => '/v1/environments/production', { protected_roles => ['owner'] });
 is($r->{status}, 200, 'only owners');
