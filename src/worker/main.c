@@ -21,7 +21,7 @@
 #include "dagy/wake.h"
 #include "worker.h"
 
-#define FLUSH_EVERY 0.025 /* seconds between commits while steps are busy */
+#define FLUSH_EVERY 0.050 /* seconds between batches while steps are busy */
 #define MAX_EVENTS 64
 
 static int sig_pipe[2] = {-1, -1};
