@@ -348,6 +348,7 @@ done:
 		unlink(wake_path);
 	}
 	json_decref(w.logs);
+	json_decref(w.which);
 	free(w.procs);
 	db_close(w.db);
 	curl_global_cleanup();

@@ -81,6 +81,7 @@ struct run {
 	int done_sent;       /* the verdict is in a batch */
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
+	int old_workdir;     /* the directory was there before this claim */
 	struct run *next;
 };
 
@@ -104,6 +105,8 @@ struct worker {
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
+	json_t *which;       /* "name\nPATH" -> program found lately */
+	double which_at;
 };
 
 /* launch.c: the launcher process that spawns, signals and reaps steps. */

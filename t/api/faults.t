@@ -42,6 +42,24 @@ ok(-s "$tmp/grandchild", 'the step really ran again');
 sleep 0.05 while alive($grandchild) && time < $gone_by + 3;
 ok(!alive($grandchild), "a finished step's leftover process is killed too");
 
+# --- the launcher killed: the worker stops its steps and gives the run back -----------------------
+$s->flow('headless', [['nap', "echo \$\$ >> $tmp/headless.pids; sleep 2"]]);
+$id = $s->trigger('headless');
+$deadline = time + 10;
+sleep 0.05 until -s "$tmp/headless.pids" || time > $deadline;
+my ($worker2) = $s->worker_pid(2);
+my ($launcher2) = `pgrep -P $worker2` =~ /(\d+)/;
+kill 'KILL', $launcher2;
+my ($first_nap) = lines("$tmp/headless.pids");
+$deadline = time + 5;
+sleep 0.05 while (alive($first_nap) || alive($worker2)) && time < $deadline;
+ok(!alive($first_nap), 'with its launcher killed, the worker kills the step itself');
+ok(!alive($worker2), 'and stops');
+like(join('', `grep -h 'launcher is gone' @{[ $s->dir ]}/dagy.log`), qr/launcher is gone/, 'saying why');
+$s->worker_start(2);
+is($s->wait_run($id, 30)->{status}, 'completed', 'the run it gave back completes on a new worker');
+is(scalar(lines("$tmp/headless.pids")), 2, 'its step ran again');
+
 # --- a run taken away, and a run deleted, while their steps run ---------------------------------
 $s->flow('taken', [['nap', "echo \$\$ > $tmp/taken.pid; sleep 30"]]);
 $id = $s->trigger('taken');
