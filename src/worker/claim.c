@@ -2,6 +2,7 @@
  * approvals, and re-queueing runs whose worker vanished. Every change is a
  * conditional update, so workers on any number of hosts agree through
  * MariaDB alone. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -240,7 +241,7 @@ claim_runs(struct worker *w, int max)
 			tail = &(*tail)->next;
 		*tail = loaded[i];
 		w->nruns++;
-		mkdir(loaded[i]->workdir, 0700);
+		loaded[i]->old_workdir = mkdir(loaded[i]->workdir, 0700) < 0 && errno == EEXIST;
 		log_info("claimed run %s (%s, %d steps)", loaded[i]->public_id,
 		    loaded[i]->flow_name, loaded[i]->nsteps);
 	}

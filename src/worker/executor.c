@@ -157,9 +157,11 @@ upper_name(const char *in, char *out, size_t n)
 }
 
 /* The step's environment: the worker's, less its own DAGY_ settings, plus
- * run facts, parameters, upstream outputs and the node's env. */
+ * run facts, parameters, upstream outputs and the node's env. The
+ * worker's own entries are shared, not copied: *nbase says how many lead
+ * the array. */
 static char **
-build_env(struct step *s)
+build_env(struct step *s, size_t *nbase)
 {
 	struct run *r = s->run;
 	size_t n = 0, cap = 64, i;
@@ -178,7 +180,8 @@ build_env(struct step *s)
 	} while (0)
 	for (i = 0; environ[i] != NULL; i++)
 		if (strncmp(environ[i], "DAGY_", 5) != 0)
-			ADD(strdup(environ[i]));
+			ADD(environ[i]);
+	*nbase = n;
 	ADD(env_str("DAGY_RUN_ID", r->public_id));
 	ADD(env_str("DAGY_FLOW", r->flow_name));
 	ADD(env_str("DAGY_STEP_ID", s->id));
@@ -217,13 +220,43 @@ build_env(struct step *s)
 }
 
 static void
-free_env(char **env)
+free_env(char **env, size_t nbase)
 {
 	size_t i;
 
-	for (i = 0; env[i] != NULL; i++)
+	for (i = nbase; env[i] != NULL; i++)
 		free(env[i]);
 	free(env);
+}
+
+/* cmdline_which, remembering for a few seconds what it found along PATH,
+ * so the thousandth step of a graph does not walk PATH again. */
+static int
+which(struct worker *w, const char *name, const char *path, const char *cwd, char *out,
+    size_t outsz)
+{
+	double now = now_mono();
+	char key[4096];
+	json_t *hit;
+
+	if (strchr(name, '/') != NULL || (size_t)snprintf(key, sizeof(key), "%s\n%s", name,
+	    path != NULL ? path : "") >= sizeof(key))
+		return cmdline_which(name, path, cwd, out, outsz);
+	if (w->which == NULL || now - w->which_at > 5) {
+		json_decref(w->which);
+		w->which = json_object();
+		w->which_at = now;
+	}
+	if ((hit = json_object_get(w->which, key)) != NULL) {
+		snprintf(out, outsz, "%s", json_string_value(hit));
+		return 0;
+	}
+	if (cmdline_which(name, path, cwd, out, outsz) < 0)
+		return -1;
+	/* Found relative to the step's directory: true only there. */
+	if (out[0] == '/')
+		json_object_set_new(w->which, key, json_string(out));
+	return 0;
 }
 
 /* The value of PATH in a step's environment, or NULL. */
@@ -281,11 +314,14 @@ start_step(struct worker *w, struct step *s, double now)
 	int out[2] = {-1, -1}, err[2] = {-1, -1}, in = -1, rc;
 	char **env = NULL, path[4096], words[4096], *argv[64], why[512];
 	const char *shcmd = NULL;
+	size_t nbase = 0;
 
 	s->attempt++;
 	snprintf(s->outpath, sizeof(s->outpath), "%s/.output-%s-%d", s->run->workdir,
 	    s->id, s->attempt);
-	unlink(s->outpath);
+	/* An earlier holder of the run on this host may have left one. */
+	if (s->run->old_workdir)
+		unlink(s->outpath);
 	/* Secrets are opened now, just before the process needs them. */
 	if (secretenv_step(w, s, why, sizeof(why)) < 0) {
 		char note[600];
@@ -301,13 +337,12 @@ start_step(struct worker *w, struct step *s, double now)
 		log_syserr("pipe");
 		goto fail;
 	}
-	env = build_env(s);
+	env = build_env(s, &nbase);
 	if (s->kind == SK_SHELL) {
 		const char *cmd = json_string_value(json_object_get(config, "command"));
 
 		if (cmdline_split(cmd, words, sizeof(words), argv, 64) > 0 &&
-		    cmdline_which(argv[0], env_path(env), s->run->workdir, path,
-		    sizeof(path)) == 0) {
+		    which(w, argv[0], env_path(env), s->run->workdir, path, sizeof(path)) == 0) {
 			shcmd = cmd;
 		} else {
 			snprintf(path, sizeof(path), "/bin/sh");
@@ -317,8 +352,7 @@ start_step(struct worker *w, struct step *s, double now)
 			argv[3] = NULL;
 		}
 	} else if (s->kind == SK_PYTHON) {
-		if (cmdline_which("python3", env_path(env), s->run->workdir, path,
-		    sizeof(path)) < 0)
+		if (which(w, "python3", env_path(env), s->run->workdir, path, sizeof(path)) < 0)
 			snprintf(path, sizeof(path), "python3");
 		argv[0] = "python3";
 		argv[1] = "-c";
@@ -333,7 +367,7 @@ start_step(struct worker *w, struct step *s, double now)
 	}
 	rc = launch_spawn(w->launcher, (uint64_t)(uintptr_t)s, path, argv, env,
 	    s->run->workdir, shcmd, in, out[1], err[1]);
-	free_env(env);
+	free_env(env, nbase);
 	if (in >= 0)
 		close(in);
 	close(out[1]);

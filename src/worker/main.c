@@ -22,7 +22,7 @@
 #include "dagy/wake.h"
 #include "worker.h"
 
-#define FLUSH_EVERY 0.025 /* seconds between commits while steps are busy */
+#define FLUSH_EVERY 0.050 /* seconds between batches while steps are busy */
 #define MAX_EVENTS 64
 
 static int sig_pipe[2] = {-1, -1};
@@ -354,6 +354,7 @@ done:
 		unlink(wake_path);
 	}
 	json_decref(w.logs);
+	json_decref(w.which);
 	free(w.procs);
 	db_close(w.db);
 	secrets_keyring_free(w.keys);

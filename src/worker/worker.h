@@ -85,6 +85,7 @@ struct run {
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
 	char *environment;   /* NULL: none */
+	int old_workdir;     /* the directory was there before this claim */
 	struct run *next;
 };
 
@@ -109,6 +110,8 @@ struct worker {
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
 	struct secrets_keyring *keys; /* opens the secrets steps ask for */
+	json_t *which;       /* "name\nPATH" -> program found lately */
+	double which_at;
 };
 
 /* launch.c: the launcher process that spawns, signals and reaps steps. */
