@@ -15,14 +15,10 @@ struct mask *mask_new(void);
 void mask_free(struct mask *m);
 /* Adds a value to hide (copied; empty values are ignored). */
 int mask_add(struct mask *m, const char *value, size_t n);
-size_t mask_count(const struct mask *m);
 /* Feeds n bytes; *out (owned by the mask, valid until its next call)
  * receives the masked bytes that are final. Returns their length. */
 size_t mask_push(struct mask *m, const char *in, size_t n, const char **out);
 /* At the end of the stream: the bytes held back, masked. */
 size_t mask_flush(struct mask *m, const char **out);
-/* s with every value masked, as a new string (malloc), for one-off text
- * such as an output value. */
-char *mask_string(const struct mask *m, const char *s);
 
 #endif

@@ -49,7 +49,6 @@ void secrets_keyring_free(struct secrets_keyring *k);
  * err naming the file. */
 int secrets_keyring_open(struct secrets_keyring **out, const struct config *cfg,
     struct db *db, char *err, size_t errlen);
-const char *secrets_keyring_path(const struct secrets_keyring *k);
 const char *secrets_keyring_current(const struct secrets_keyring *k);
 
 /* Creates a keyring file holding one new key, with mode (0600, 0640);

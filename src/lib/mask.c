@@ -73,12 +73,6 @@ mask_add(struct mask *m, const char *value, size_t n)
 	return 0;
 }
 
-size_t
-mask_count(const struct mask *m)
-{
-	return m->nv;
-}
-
 static int
 grow(char **buf, size_t *cap, size_t need)
 {
@@ -180,28 +174,4 @@ mask_flush(struct mask *m, const char **out)
 	m->npend = 0;
 	*out = m->out != NULL ? m->out : "";
 	return m->nout;
-}
-
-char *
-mask_string(const struct mask *m, const char *s)
-{
-	struct mask tmp;
-	size_t len;
-	char *r;
-
-	/* A scan of its own, sharing the values but not the stream state. */
-	memcpy(&tmp, m, sizeof(tmp));
-	tmp.pend = NULL;
-	tmp.npend = tmp.cappend = 0;
-	tmp.out = NULL;
-	tmp.nout = tmp.capout = 0;
-	scan(&tmp, s, strlen(s), 1);
-	len = tmp.nout;
-	if ((r = malloc(len + 1)) == NULL)
-		abort();
-	if (len > 0)
-		memcpy(r, tmp.out, len);
-	r[len] = '\0';
-	free(tmp.out);
-	return r;
 }

@@ -184,12 +184,6 @@ secrets_keyring_free(struct secrets_keyring *k)
 }
 
 const char *
-secrets_keyring_path(const struct secrets_keyring *k)
-{
-	return k->path;
-}
-
-const char *
 secrets_keyring_current(const struct secrets_keyring *k)
 {
 	return k->keys[0].id;
