@@ -48,6 +48,10 @@ static const struct known_key known[] = {
 	{"worker", "misfire_grace_seconds", K_INT, "60"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
 	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
+	{"notifications", "max_attempts", K_INT, "6"},
+	{"notifications", "backoff_ms", K_INT, "2000"},
+	{"notifications", "timeout_seconds", K_INT, "10"},
+	{"notifications", "base_url", K_STR, ""},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };
