@@ -39,6 +39,86 @@ my @inline = grep { /<script>|<style|\sstyle=|\son[a-z]+=/ } map { DagyTest::slu
 	glob("$top/www/*.html");
 ok(!@inline, 'no inline script or style in the HTML');
 
+# The shipped lighttpd, nginx and Apache snippets serve the same files with
+# the same headers beside the API, with this tree's paths, where installed.
+my $tmp = $s->dir . '/servers';
+mkdir $tmp;
+my $http = HTTP::Tiny->new(timeout => 10);
+sub shipped {
+	my ($file) = @_;
+	my $c = DagyTest::slurp("$top/$file");
+	$c =~ s{/usr/share/dagy/www}{$top/www}g;
+	$c =~ s{/usr/share/dagy/errors}{$top/etc/errors}g;
+	$c =~ s{/run/dagy-api/api\.sock}{$s->{dir}/api.sock}g;
+	return $c;
+}
+sub write_file {
+	my ($f, $text) = @_;
+	open my $fh, '>', $f or die "$f: $!";
+	print $fh $text;
+	close $fh;
+}
+sub serves {
+	my ($name, $port, @api_ok) = @_;
+	my $base = "http://127.0.0.1:$port";
+	my $r;
+	for (1 .. 50) { $r = $http->get("$base/"); last if $r->{status} != 599; select(undef, undef, undef, 0.1) }
+	ok($r->{status} == 200 && $r->{content} =~ /<script type="module" src="js\/app\.js">/,
+		"$name: the dashboard at /");
+	like($r->{headers}{'content-security-policy'} // '', $csp, "$name: with the CSP");
+	is($r->{headers}{'x-content-type-options'}, 'nosniff', "$name: and X-Content-Type-Options");
+	$r = $http->get("$base/js/app.js");
+	like($r->{headers}{'content-type'} // '', qr{^text/javascript}, "$name: modules as text/javascript");
+	$r = $http->get("$base/nowhere.html");
+	ok($r->{status} == 404 && ($r->{headers}{'content-type'} // '') =~ /json/, "$name: a missing file is a JSON 404");
+	$r = $http->get("$base/v1/me", { headers => { Authorization => 'Bearer ' . $s->key } });
+	ok((grep { $_ == $r->{status} } @api_ok) && ($r->{headers}{'content-type'} // '') =~ /json/,
+		"$name: /v1/ still goes to dagy-api ($r->{status})");
+}
+SKIP: {
+	skip 'no Debian lighttpd MIME script', 6 unless -e '/usr/share/lighttpd/create-mime.conf.pl';
+	my $port = DagyTest::free_port();
+	write_file("$tmp/lighttpd.conf", qq{server.document-root = "$tmp"\nserver.bind = "127.0.0.1"\n}
+		. qq{server.port = $port\nserver.pid-file = "$tmp/lighttpd.pid"\nserver.errorlog = "$tmp/lighttpd.err"\n}
+		. qq{server.modules = ( "mod_indexfile", "mod_access", "mod_alias" )\n}
+		. qq{index-file.names = ( "index.php", "index.html" )\n}
+		. qq{include_shell "/usr/share/lighttpd/create-mime.conf.pl"\n} . shipped('etc/lighttpd/10-dagy.conf'));
+	system("lighttpd -f $tmp/lighttpd.conf") == 0 or skip 'lighttpd does not start with the snippet', 6;
+	serves('lighttpd', $port, 200);
+	kill 'TERM', DagyTest::slurp("$tmp/lighttpd.pid");
+}
+SKIP: {
+	my $nginx = (grep { -x } map { "$_/nginx" } qw(/usr/sbin /usr/bin))[0];
+	skip 'nginx is not installed', 6 unless $nginx && -e '/etc/nginx/fastcgi_params';
+	my $port = DagyTest::free_port();
+	(my $conf = shipped('etc/nginx/dagy.conf')) =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;};
+	mkdir "$tmp/nginx";
+	write_file("$tmp/nginx/nginx.conf", ($> == 0 ? "user root;\n" : '') . "pid $tmp/nginx/nginx.pid;\n"
+		. "error_log $tmp/nginx/error.log;\nevents {}\nhttp {\n\taccess_log off;\n"
+		. join('', map { "\t${_}_temp_path $tmp/nginx/$_;\n" } qw(client_body proxy fastcgi uwsgi scgi))
+		. "\tserver {\n\t\tlisten 127.0.0.1:$port;\n$conf\n\t}\n}\n");
+	system("$nginx -q -p $tmp/nginx -c $tmp/nginx/nginx.conf") == 0 or skip 'nginx does not start', 6;
+	serves('nginx', $port, 200);
+	system("$nginx -p $tmp/nginx -c $tmp/nginx/nginx.conf -s stop 2>/dev/null");
+}
+SKIP: {
+	my $mods = '/usr/lib/apache2/modules';
+	skip 'Apache is not installed', 6 unless -x '/usr/sbin/apache2' && -e "$mods/mod_proxy_fcgi.so";
+	my $port = DagyTest::free_port();
+	mkdir "$tmp/apache";
+	write_file("$tmp/apache/dagy.conf", shipped('etc/apache/dagy.conf'));
+	write_file("$tmp/apache/httpd.conf", "ServerRoot $tmp/apache\nListen 127.0.0.1:$port\n"
+		. "PidFile $tmp/apache/httpd.pid\nErrorLog $tmp/apache/error.log\nServerName localhost\n"
+		. join('', map { "LoadModule ${_}_module $mods/mod_$_.so\n" }
+			qw(mpm_event authz_core alias dir mime headers setenvif proxy proxy_fcgi))
+		. ($> == 0 ? "User www-data\nGroup www-data\n" : '')
+		. "DocumentRoot $tmp/apache\nTypesConfig /etc/mime.types\nInclude $tmp/apache/dagy.conf\n");
+	system("/usr/sbin/apache2 -f $tmp/apache/httpd.conf -k start") == 0 or skip 'Apache does not start', 6;
+	# Apache's children may not reach the stack's socket: its 503 is fine.
+	serves('Apache', $port, 200, 503);
+	system("/usr/sbin/apache2 -f $tmp/apache/httpd.conf -k stop");
+}
+
 # What the browser works with: flows, a deployment, a schedule, a viewer.
 $s->flow('hello', [
 	['greet', 'echo "greeting: $DAGY_PARAM_GREETING"; echo "said=$DAGY_PARAM_GREETING" >>"$DAGY_OUTPUT"'],

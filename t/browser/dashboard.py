@@ -86,8 +86,9 @@ def wait(cond, what, timeout=20):
         return WebDriverWait(driver, timeout, poll_frequency=0.1,
                              ignored_exceptions=(StaleElementReferenceException,)).until(
                                  lambda d: cond())
-    except TimeoutException:  # say what was awaited; the next check fails
-        note('timed out waiting for: ' + what)
+    except TimeoutException:  # say what was awaited and what is shown; the next check fails
+        note('timed out waiting for: %s at %s; the page shows: %s' % (
+            what, driver.current_url, text('main')[:600]))
         return None
 
 

@@ -56,6 +56,7 @@ const main = document.getElementById('main');
 const header = document.getElementById('top');
 let ctx = null;
 let stop = null;
+let navigations = 0;
 
 function can(perm) {
 	return !!ctx && (ROLES[ctx.me.role] || []).includes(perm);
@@ -116,16 +117,25 @@ async function route() {
 	main.append(view);
 	const fresh = document.activeElement === document.body || !document.activeElement ||
 		!main.contains(document.activeElement);
+	const nav = ++navigations;
+	let done = null;
 	try {
-		stop = (await hit[1](view, ctx, query, ...args)) || null;
+		done = (await hit[1](view, ctx, query, ...args)) || null;
 	} catch (e) {
 		view.append(errorBox(e));
 	}
+	// Left for another page while this one was loading: stop it at once.
+	if (nav !== navigations) {
+		if (done) done();
+		return undefined;
+	}
+	stop = done;
 	if (fresh) (view.querySelector('h1') || main).focus?.();
 	return undefined;
 }
 
 function signIn(message) {
+	navigations++;
 	ctx = null;
 	header.hidden = true;
 	document.title = 'Sign in · dagy';

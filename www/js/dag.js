@@ -27,17 +27,15 @@ export function layout(nodes) {
 	const pos = new Map();
 	const place = () => rows.forEach(r => r.forEach((id, i) => pos.set(id, i - (r.length - 1) / 2)));
 	const mean = ids => ids.length ? ids.reduce((a, id) => a + pos.get(id), 0) / ids.length : null;
-	const sweep = (from, to, step, nbrs) => {
-		for (let l = from; l !== to; l += step) {
-			const m = new Map(rows[l].map(id => [id, mean(nbrs(id))]));
-			rows[l].sort((a, b) => (m.get(a) ?? pos.get(a)) - (m.get(b) ?? pos.get(b)));
-			place();
-		}
+	const order = (l, nbrs) => {
+		const m = new Map(rows[l].map(id => [id, mean(nbrs(id))]));
+		rows[l].sort((a, b) => (m.get(a) ?? pos.get(a)) - (m.get(b) ?? pos.get(b)));
+		place();
 	};
 	place();
 	for (let k = 0; k < 2; k++) {
-		sweep(1, rows.length, 1, id => deps(byId.get(id)));
-		sweep(rows.length - 2, -1, -1, id => children.get(id));
+		for (let l = 1; l < rows.length; l++) order(l, id => deps(byId.get(id)));
+		for (let l = rows.length - 2; l >= 0; l--) order(l, id => children.get(id));
 	}
 	const widest = Math.max(1, ...rows.map(r => r.length));
 	const width = widest * (W + GX) - GX + 2 * PAD;

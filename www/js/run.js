@@ -135,6 +135,10 @@ export async function render(view, ctx, query, runId) {
 	const drawGraph = () => {
 		const status = new Map(steps.map(st => [st.step_id, st.status]));
 		const ns = nodes || steps.map(st => ({ id: st.step_id, type: st.type }));
+		if (!ns.length) {
+			clear(graph).append(h('p', { class: 'empty' }, 'No steps yet.'));
+			return;
+		}
 		const svg = drawDag(ns, status, pick, selected);
 		for (const g of svg.querySelectorAll('[data-step]'))
 			g.setAttribute('data-focus', `node:${g.getAttribute('data-step')}`);
@@ -293,16 +297,19 @@ export async function render(view, ctx, query, runId) {
 		}
 	});
 
-	await refresh(false);
+	// The graph's edges come from the version's spec; without it (the flow
+	// was deleted) the steps are drawn alone.
+	let specError = null;
+	const first = await api('GET', base);
 	try {
-		const spec = await api('GET', `/v1/flows/${enc(run.flow_name)}/${enc(run.flow_version)}`);
+		const spec = await api('GET', `/v1/flows/${enc(first.flow_name)}/${enc(first.flow_version)}`);
 		nodes = (spec.flow_spec && spec.flow_spec.nodes) || null;
-		draw(true);
 	} catch (e) {
-		graph.append(h('p', { class: 'stamp' }, `Drawn without edges: ${e.message}`));
+		specError = e;
 	}
-	const want = query.get('step');
-	if (want) selected = want;
+	selected = query.get('step') || '';
+	await refresh(false);
+	if (specError) graph.append(h('p', { class: 'stamp' }, `Drawn without edges: ${specError.message}`));
 	follow.checked = ACTIVE.includes(run.status);
 	stepSel.value = selected;
 	loadLogs();

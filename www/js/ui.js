@@ -1,5 +1,6 @@
 // Small DOM helpers shared by the pages: element building (text only, never
 // HTML strings), times, status badges, tables, error and notice boxes.
+import { ApiError } from './api.js';
 
 export function h(tag, attrs = {}, ...children) {
 	const el = document.createElement(tag);
@@ -75,7 +76,10 @@ export function table(label, columns, rows, empty = 'Nothing here yet.') {
 			h('tbody', {}, rows.map(r => h('tr', {}, columns.map(c => h('td', {}, c[1](r))))))));
 }
 
+// The API's message for an ApiError; anything else is a bug of the page,
+// also reported on the console so that it is noticed.
 export function errorBox(err) {
+	if (!(err instanceof ApiError)) console.error(err);
 	return h('p', { class: 'error', role: 'alert' }, err.message || String(err));
 }
 
