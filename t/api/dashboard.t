@@ -139,6 +139,9 @@ is($s->req(POST => '/v1/deployments', { name => 'hello-prod', flow_name => 'hell
 	'a deployment');
 is($s->req(POST => '/v1/schedules', { flow_name => 'hello', mode => 'cron', cron_expression => '0 9 * * *',
 	timezone => 'Europe/Paris' })->{status}, 201, 'a schedule in Paris');
+is($s->req(POST => '/v1/environments', { env_name => 'staging' })->{status}, 201, 'an environment');
+is($s->req(POST => '/v1/secrets', { secret_name => 'db-password', value => 'hunter2-never-shown',
+	environment => 'staging' })->{status}, 201, 'a secret in it');
 # The viewer joins as users do: invited by the admin, then given an account.
 my $org = $s->req(GET => '/v1/me')->{json}{org_id};
 is($s->req(POST => "/v1/orgs/$org/members", { email => 'viewer@dagy.local', role => 'viewer' })->{status},
@@ -155,7 +158,7 @@ mkdir $shots;
 my %cfg = (base => $s->base, dir => $s->dir, shots => $shots, email => 'admin@dagy.local', password => $s->password,
 	key => $s->key, org => $org,
 	viewer_email => 'viewer@dagy.local', viewer_password => 'pw-viewer@dagy.local',
-	slow_run => $slow, slow_run2 => $slow2);
+	slow_run => $slow, slow_run2 => $slow2, secret => 'db-password', secret_value => 'hunter2-never-shown');
 my $t0 = time;
 my $pid = open2(my $from, my $to, $py, "$top/t/browser/dashboard.py");
 print $to encode_json(\%cfg);

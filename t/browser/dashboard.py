@@ -292,6 +292,17 @@ try:
         else:
             ok(text('.view .error') == body['message'],
                '%s shows the API message for %s: %s' % (page, st, text('.view .error')))
+    go('#/secrets')
+    wait(lambda: css('.view table, .view .error'), 'the secrets page')
+    ok(cfg['secret'] in text('.view table') and 'staging' in text('.view table'),
+       'the secrets page lists the secret by name and environment')
+    fetched = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    ok(cfg['secret_value'] not in driver.page_source and not [u for u in fetched if '/value' in u],
+       'and never shows or fetches its value')
+    go('#/environments')
+    wait(lambda: css('.view table, .view .error'), 'the environments page')
+    ok('staging' in text('.view table'), 'the environments page lists the environment')
     go('#/schedules')
     wait(lambda: css('.view table'), 'the schedules table')
     ok('Europe/Paris' in text('.view table') or 'CET' in text('.view table')
