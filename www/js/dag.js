@@ -44,15 +44,16 @@ export function layout(nodes) {
 		x: PAD + (pos.get(id) + (widest - 1) / 2) * (W + GX),
 		y: PAD + l * (H + GY),
 	})));
-	return { xy, width, height: rows.length * (H + GY) - GY + 2 * PAD, deps };
+	return { xy, width, height: Math.max(1, rows.length * (H + GY) - GY) + 2 * PAD, deps };
 }
 
-// nodes: the flow spec's nodes; status: step_id -> status; onPick(step_id).
+// nodes: the flow spec's nodes; status: step_id -> status; onPick(step_id),
+// or null for a graph that only shows (its steps then take no focus).
 export function drawDag(nodes, status, onPick, selected) {
 	const { xy, width, height, deps } = layout(nodes);
 	const svg = s('svg', {
 		class: 'dag', width, height, viewBox: `0 0 ${width} ${height}`, role: 'group',
-		'aria-label': 'Steps of the run as a graph; Tab to a step, Enter shows its log',
+		'aria-label': onPick ? 'Steps as a graph; Tab to a step, Enter shows its log' : 'Steps as a graph',
 	});
 	svg.append(s('defs', {}, s('marker', {
 		id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7',
@@ -75,20 +76,23 @@ export function drawDag(nodes, status, onPick, selected) {
 		const st = status.get(n.id) || 'pending';
 		const label = n.id.length > 22 ? `${n.id.slice(0, 21)}…` : n.id;
 		const g = s('g', {
-			class: `node st-${st}${selected === n.id ? ' selected' : ''}`, tabindex: '0', role: 'button',
+			class: `node st-${st}${selected === n.id ? ' selected' : ''}${onPick ? ' pick' : ''}`,
+			tabindex: onPick ? '0' : null, role: onPick ? 'button' : 'img',
 			'aria-label': `step ${n.id}: ${st}`, 'data-step': n.id, transform: `translate(${x},${y})`,
 		},
 		s('title', {}, `${n.id} (${n.type || 'step'}): ${st}`),
 		s('rect', { width: W, height: H, rx: '6' }),
 		s('text', { x: W / 2, y: '19', class: 'name' }, label),
 		s('text', { x: W / 2, y: '36', class: 'state' }, st.replace('_', ' ')));
-		g.addEventListener('click', () => onPick(n.id));
-		g.addEventListener('keydown', e => {
-			if (e.key === 'Enter' || e.key === ' ') {
-				e.preventDefault();
-				onPick(n.id);
-			}
-		});
+		if (onPick) {
+			g.addEventListener('click', () => onPick(n.id));
+			g.addEventListener('keydown', e => {
+				if (e.key === 'Enter' || e.key === ' ') {
+					e.preventDefault();
+					onPick(n.id);
+				}
+			});
+		}
 		svg.append(g);
 	}
 	return svg;

@@ -62,7 +62,7 @@ export async function renderFlow(view, ctx, query, name) {
 	const showSpec = (f) => {
 		clear(specBox).append(h('h3', {}, `Version ${f.flow_version}`),
 			h('div', { class: 'scroll graph', role: 'region', 'aria-label': 'Graph', tabindex: '0' },
-				drawDag(f.flow_spec.nodes || [], new Map(), () => {}, null)),
+				drawDag(f.flow_spec.nodes || [], new Map(), null, null)),
 			json(f.flow_spec));
 	};
 	view.append(h('section', { 'aria-labelledby': 'h-ver' }, h('h2', { id: 'h-ver' }, 'Versions'),

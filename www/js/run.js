@@ -63,7 +63,7 @@ export async function render(view, ctx, query, runId) {
 			} finally {
 				b.disabled = false;
 			}
-			await refresh(true);
+			await refresh(true).catch(e => out.append(errorBox(e)));
 		});
 		return b;
 	};
