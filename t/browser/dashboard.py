@@ -163,7 +163,8 @@ def full_shot(name, width):
     """A screenshot of the whole page at this width, not just the window."""
     time.sleep(0.3)
     height = driver.execute_script('return document.documentElement.scrollHeight')
-    driver.set_window_size(width, min(max(height, 600), 6000))
+    chrome = driver.execute_script('return window.outerHeight - window.innerHeight')
+    driver.set_window_size(width, min(max(height + chrome + 20, 600), 6000))
     time.sleep(0.3)
     path = os.path.join(cfg['shots'], name)
     driver.save_screenshot(path)
@@ -251,6 +252,7 @@ try:
     ok(any('boom: disk on fire' in t for t in err_lines),
        "Enter on it opens that step's log with its stderr: " + '; '.join(err_lines))
     ok(css('#log-step')[0].get_attribute('value') == 'explode', 'the log is filtered to that step')
+    full_shot('run-failed.png', 1280)
 
     # The runs page follows new runs and their status without a reload.
     go('#/runs')
