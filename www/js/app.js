@@ -115,8 +115,6 @@ async function route() {
 	const args = path.match(hit[0]).slice(1).map(decodeURIComponent);
 	const view = h('div', { class: 'view' });
 	main.append(view);
-	const fresh = document.activeElement === document.body || !document.activeElement ||
-		!main.contains(document.activeElement);
 	const nav = ++navigations;
 	let done = null;
 	try {
@@ -130,7 +128,10 @@ async function route() {
 		return undefined;
 	}
 	stop = done;
-	if (fresh) (view.querySelector('h1') || main).focus?.();
+	// A new page takes focus at its heading, unless the user already moved
+	// into it while it loaded.
+	const at = document.activeElement;
+	if (!at || at === document.body || !main.contains(at)) (view.querySelector('h1') || main).focus();
 	return undefined;
 }
 
