@@ -268,6 +268,11 @@ try:
     wait(lambda: css('#runs-body tr'), 'the filtered list')
     statuses = {r.get_attribute('data-status') for r in css('#runs-body tr')}
     ok(statuses == {'failed'}, 'filtering by status shows only failed runs')
+    go('#/runs?flow=slow')
+    wait(lambda: css('#runs-body tr') and set(texts('#runs-body td:nth-child(2)')) == {'slow'},
+         'the list filtered by flow')
+    ok(set(texts('#runs-body td:nth-child(2)')) == {'slow'} and len(css('#runs-body tr')) == 2,
+       'filtering by flow shows only its runs')
 
     # Cancel a long run from its page.
     slow = cfg['slow_run']
@@ -345,6 +350,9 @@ try:
     ok(text('.summary .badge') == 'running' and
        not has_button('Cancel run'),
        'a viewer sees a running run with no Cancel button')
+    go('#/flows/hello')
+    wait(lambda: css('.view h2'), "the viewer's flow page")
+    ok(not css('#trigger'), 'a viewer gets no trigger form')
     vtoken = session_token()
     st, body = api('POST', '/v1/runs/%s/cancel' % slow2, vtoken)
     ok(st == 403, "the API refuses the viewer's cancel anyway: %s %s" % (st, (body or {}).get('message')))
