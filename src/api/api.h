@@ -115,6 +115,13 @@ const char *api_json_text(struct req *r, json_t *v);
 /* Parses a JSON column, or null for NULL/garbage. */
 json_t *api_json_col(const char *text);
 
+/* A list paged by an integer key: list fetches up to limit rows of the
+ * org after (or before) key (0 on the first page), render makes each item,
+ * and column keycol of the last row is the next page's key. */
+typedef int (*api_list_fn)(struct db *db, struct arena *a, int64_t org_id, int64_t key,
+    int limit, struct db_res **rows);
+int api_list_by_key(struct req *r, api_list_fn list,
+    json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol);
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);
