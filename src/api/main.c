@@ -33,6 +33,7 @@ static const struct {
 	{schedules_routes, &schedules_routes_n},
 	{daggle_routes, &daggle_routes_n},
 	{dagctl_routes, &dagctl_routes_n},
+	{nodes_routes, &nodes_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
