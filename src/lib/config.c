@@ -47,6 +47,12 @@ static const struct known_key known[] = {
 	{"worker", "catchup_max", K_INT, "100"},
 	{"worker", "misfire_grace_seconds", K_INT, "60"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
+	{"ai", "base_url", K_STR, "https://api.openai.com/v1"},
+	{"ai", "api_key", K_STR, ""},
+	{"ai", "model", K_STR, "gpt-4o-mini"},
+	{"ai", "embedding_model", K_STR, "text-embedding-3-small"},
+	{"ai", "timeout_seconds", K_INT, "120"},
+	{"ai", "max_retries", K_INT, "4"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };
