@@ -53,6 +53,7 @@ static const struct known_key known[] = {
 	{"ai", "embedding_model", K_STR, "text-embedding-3-small"},
 	{"ai", "timeout_seconds", K_INT, "120"},
 	{"ai", "max_retries", K_INT, "4"},
+	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };
