@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dagy/cond.h"
+#include "dagy/jschema.h"
 #include "dagy/nodes.h"
 
 const struct nodes_category nodes_categories[] = {
@@ -292,6 +294,49 @@ type_ok(const char *type, json_t *field, json_t *v)
 	return 1; /* any */
 }
 
+/* What a built-in's settings must be beyond their types. */
+static int
+check_builtin(const char *type, json_t *config, char field[64], char reason[256])
+{
+	json_t *v;
+	size_t i;
+
+	if (strcmp(type, "schema_validator") == 0 &&
+	    jschema_check(json_object_get(config, "schema"), reason, 256) < 0) {
+		snprintf(field, 64, "config.schema");
+		return -1;
+	}
+	if ((strcmp(type, "filter") == 0 || strcmp(type, "branch") == 0) &&
+	    cond_check(json_object_get(config, "condition"), reason, 256) < 0) {
+		snprintf(field, 64, "config.condition");
+		return -1;
+	}
+	if (strcmp(type, "csv_ingest") == 0 && (v = json_object_get(config, "delimiter")) != NULL &&
+	    json_string_length(v) != 1) {
+		snprintf(field, 64, "config.delimiter");
+		snprintf(reason, 256, "must be one character");
+		return -1;
+	}
+	if (strcmp(type, "fan_out") == 0 && (v = json_object_get(config, "concurrency")) != NULL &&
+	    (json_integer_value(v) < 1 || json_integer_value(v) > 64)) {
+		snprintf(field, 64, "config.concurrency");
+		snprintf(reason, 256, "must be from 1 to 64");
+		return -1;
+	}
+	if (strcmp(type, "llm_classify") == 0) {
+		v = json_object_get(config, "labels");
+		json_array_foreach(v, i, config)
+			if (!json_is_string(config))
+				break;
+		if (json_array_size(v) == 0 || i < json_array_size(v)) {
+			snprintf(field, 64, "config.labels");
+			snprintf(reason, 256, "must be a non-empty array of strings");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 nodes_check_config(json_t *def, json_t *config, char field[64], char reason[256])
 {
@@ -342,6 +387,9 @@ nodes_check_config(json_t *def, json_t *config, char field[64], char reason[256]
 			return -1;
 		}
 	}
+	if (json_is_true(json_object_get(def, "official")))
+		return check_builtin(json_string_value(json_object_get(def, "node_type")), config,
+		    field, reason);
 	return 0;
 }
 

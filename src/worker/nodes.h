@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "dagy/cond.h"
+
 /* Every entry point takes the job ({node, params, run_id, flow, step_id,
  * timeout, upstream, ai}) and returns the step's exit status: 0 success,
  * 1 the node's own failure (said on stderr), 2 a bad job. */
@@ -45,11 +47,6 @@ int rec_write(struct rec_out *o, json_t *rec);
 int rec_close(struct rec_out *o, int commit);
 /* Appends key=value to $DAGY_OUTPUT; newlines in value become spaces. */
 void out_kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The value at a dotted path ("a.b.0") in v, borrowed, or NULL. */
-json_t *path_get(json_t *v, const char *path);
-/* Evaluates a condition ({field, op, value} | {all} | {any} | {not})
- * against ctx: 1 true, 0 false, -1 malformed (why in err). */
-int cond_eval(json_t *cond, json_t *ctx, char *err, size_t errsz);
 /* Replaces each {{path}} in tpl by the value at path in ctx (strings as
  * they are, other values as JSON, missing ones as ""). malloc'd. */
 char *render(const char *tpl, json_t *ctx);

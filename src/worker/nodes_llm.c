@@ -89,7 +89,7 @@ chat(struct llm *l, const char *system, const char *prompt)
 	if ((resp = post(l, "/chat/completions", body)) == NULL)
 		return NULL;
 	usage_add(l, resp);
-	text = json_string_value(path_get(resp, "choices.0.message.content"));
+	text = json_string_value(cond_path(resp, "choices.0.message.content"));
 	if (text == NULL)
 		fprintf(stderr, "the answer has no choices[0].message.content\n");
 	else
@@ -195,7 +195,7 @@ classify_one(struct llm *l, json_t *rec)
 	json_t *labels = json_object_get(l->config, "labels"), *lab;
 	const char *field = json_string_value(json_object_get(l->config, "field"));
 	const char *target = json_string_value(json_object_get(l->config, "target"));
-	json_t *v = path_get(rec, field), *match = json_null();
+	json_t *v = cond_path(rec, field), *match = json_null();
 	char *list = json_dumps(labels, JSON_COMPACT), *prompt, *text, *s, *e;
 	size_t i;
 
@@ -268,7 +268,7 @@ llm_embed(struct llm *l)
 			continue;
 		texts = json_array();
 		json_array_foreach(pending, i, rec) {
-			json_t *v = path_get(rec, field);
+			json_t *v = cond_path(rec, field);
 
 			json_array_append_new(texts, json_string(json_is_string(v) ?
 			    json_string_value(v) : ""));
@@ -346,7 +346,11 @@ nodes_llm(json_t *job)
 	n = strlen(l.url);
 	while (n > 0 && l.url[n - 1] == '/')
 		l.url[--n] = '\0';
-	l.key = json_string_value(json_object_get(l.ai, "api_key"));
+	/* A key the node's env hands over (e.g. {"AI_API_KEY": {"secret": …}})
+	 * wins over [ai] api_key. */
+	l.key = getenv("AI_API_KEY");
+	if (l.key == NULL || *l.key == '\0')
+		l.key = json_string_value(json_object_get(l.ai, "api_key"));
 	l.model = json_string_value(json_object_get(l.config, "model"));
 	if (l.model == NULL)
 		l.model = json_string_value(json_object_get(l.ai, strcmp(type, "llm_embed") == 0 ?

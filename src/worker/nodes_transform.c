@@ -282,7 +282,7 @@ dedupe(struct pass *p, json_t **rec, long long lineno)
 	if (json_array_size(keys) > 0) {
 		basis = json_array();
 		json_array_foreach(keys, i, k) {
-			json_t *v = json_is_string(k) ? path_get(*rec, json_string_value(k)) : NULL;
+			json_t *v = json_is_string(k) ? cond_path(*rec, json_string_value(k)) : NULL;
 
 			json_array_append(basis, v != NULL ? v : json_null());
 		}
@@ -345,7 +345,7 @@ map_one(struct pass *p, json_t **rec, long long lineno)
 		return 1;
 	out = json_deep_copy(*rec);
 	json_object_foreach(json_object_get(c, "copy"), key, v) {
-		json_t *src = json_is_string(v) ? path_get(*rec, json_string_value(v)) : NULL;
+		json_t *src = json_is_string(v) ? cond_path(*rec, json_string_value(v)) : NULL;
 
 		json_object_set(out, key, src != NULL ? src : json_null());
 	}

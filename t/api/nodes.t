@@ -209,6 +209,14 @@ refused('enum value not allowed', { nodes => [{ id => 'get', type => 'http_fetch
 	'get', 'config.method', qr/one of/);
 refused('unknown config field', { nodes => [{ id => 'run', type => 'shell', config => { command => 'true', shel => 1 } }] },
 	'run', 'config.shel', qr/not a setting/);
+refused('a JSON Schema this validator cannot honour', { nodes => [{ id => 'v', type => 'schema_validator',
+	config => { schema => { unevaluatedProperties => JSON::PP::false() } } }] }, 'v', 'config.schema', qr/not supported/);
+refused('a bad JSON Schema', { nodes => [{ id => 'v', type => 'schema_validator',
+	config => { schema => { type => 'text' } } }] }, 'v', 'config.schema', qr{#/type: unknown type});
+refused('a malformed condition', { nodes => [$recs, { id => 'f', type => 'filter', depends_on => ['src'],
+	config => { condition => { field => 'a', op => 'like' } } }] }, 'f', 'config.condition', qr/unknown op 'like'/);
+refused('fan_out concurrency out of range', { nodes => [{ id => 'f', type => 'fan_out',
+	config => { command => 'true', items => [1], concurrency => 0 } }] }, 'f', 'config.concurrency', qr/1 to 64/);
 refused('incompatible edge', { nodes => [{ id => 'ok', type => 'approval' },
 	{ id => 'dd', type => 'deduplicator', depends_on => ['ok'] }] }, 'dd', 'depends_on', qr/does not take/);
 refused('incompatible edge in edges', { nodes => [{ id => 'ok', type => 'approval' },
