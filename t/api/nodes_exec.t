@@ -162,6 +162,18 @@ unlike(join('', map { $_->{line} // '' } @{ $s->req(GET => "/v1/runs/$id/logs?li
 	qr/sk-test-123/, 'the key is in no log');
 ran(qw(llm_chat llm_classify llm_map llm_embed));
 
+# A key from the secrets store, handed over in the node's env, wins over [ai].
+is($s->req(POST => '/v1/secrets', { secret_name => 'ai-key', value => 'sk-from-secret-987' })->{status}, 201, 'secret stored');
+register('llm_secret', [{ id => 'ask', type => 'llm_chat', config => { prompt => 'echo sk-from-secret-987' },
+	env => { AI_API_KEY => { secret => 'ai-key' } } }]);
+($id, $run, $steps) = run_flow('llm_secret');
+is($run->{status}, 'completed', 'llm_chat with a secret key') or diag(explain($steps));
+@chat = grep { $_->{path} eq '/v1/chat/completions' } map { $json->decode($_) } lines("$tmp/fake.log");
+is($chat[-1]{auth}, 'Bearer sk-from-secret-987', 'the secret is the bearer token');
+my $out = $s->req(GET => "/v1/runs/$id/steps/ask/log")->{json}{stdout};
+like($out, qr/^ECHO: echo \S+\n\z/, 'the answer is logged');
+unlike($out, qr/sk-from-secret-987/, 'with the secret masked');
+
 # --- notifications ------------------------------------------------------------------------------------
 register('notify', [
 	{ id => 'slack', type => 'slack_post', config => { webhook_url => "$fake/slack", text => 'run done', channel => '#ops' } },
