@@ -326,7 +326,7 @@ SKIP: {
 	($id, $run, $steps) = run_flow('big', undef, 900);
 	is($run->{status}, 'completed', "200 MB ($n records) through normalizer and deduplicator")
 		or diag(explain($steps));
-	diag(sprintf('took %.1f s', time - $t));
+	diag(sprintf('%d records, %.1f MB, took %.1f s', $n, $bytes / 1048576, time - $t));
 	$o = outputs($id);
 	is($o->{'dedup.distinct'}, $n / 2, 'half the records are duplicates once normalised');
 	for my $step (qw(norm dedup)) {
