@@ -27,7 +27,7 @@ const size_t nodes_ncategories = sizeof(nodes_categories) / sizeof(nodes_categor
 struct builtin {
 	const char *type, *label, *category, *icon, *color, *description, *tags;
 	const char *connectors[4];
-	const char *fields[10];
+	const char *fields[12];
 };
 
 #define C_TRIGGER_IN "in trigger_in Trigger trigger|any zero_or_many"
@@ -112,6 +112,33 @@ static const struct builtin builtins[] = {
 	    {"field string ! Text field", "target string - Vector field",
 	     "model string - Model (default: [ai] embedding_model)",
 	     "batch_size integer - Texts per request", F_INPUT}},
+	{"chroma_upsert", "Chroma Upsert", "vectordb", "DatabaseZap", "teal",
+	    "Upsert records with their embeddings into a Chroma collection",
+	    "chroma vector embeddings upsert store",
+	    {C_DATA_IN, C_TRIGGER_IN, C_DONE_OUT},
+	    {"url string ! Chroma URL", "collection string ! Collection",
+	     "tenant string - Tenant", "database string - Database",
+	     "id_field string - Id field (default id)",
+	     "embedding_field string - Embedding field (default embedding)",
+	     "document_field string - Document field", "metadata_fields array - Metadata fields",
+	     "batch_size integer - Records per request", F_INPUT}},
+	{"chroma_query", "Chroma Query", "vectordb", "DatabaseSearch", "teal",
+	    "Find the nearest neighbours of each record's embedding in a Chroma collection",
+	    "chroma vector similarity search query nearest",
+	    {C_DATA_IN, C_TRIGGER_IN, C_DATA_OUT},
+	    {"url string ! Chroma URL", "collection string ! Collection",
+	     "tenant string - Tenant", "database string - Database",
+	     "embedding_field string - Embedding field (default embedding)",
+	     "target string - Matches field (default matches)",
+	     "n_results integer - Neighbours per record", "where object - Metadata filter",
+	     "batch_size integer - Queries per request", F_INPUT}},
+	{"chroma_delete", "Chroma Delete", "vectordb", "DatabaseX", "teal",
+	    "Delete ids (given, or of the input records) from a Chroma collection",
+	    "chroma vector delete remove",
+	    {C_DATA_IN, C_TRIGGER_IN, C_DONE_OUT},
+	    {"url string ! Chroma URL", "collection string ! Collection",
+	     "tenant string - Tenant", "database string - Database",
+	     "ids array - Ids", "id_field string - Id field (default id)", F_INPUT}},
 	{"webhook_post", "Webhook", "notification", "Webhook", "orange",
 	    "POST JSON to a URL (by default the run, flow, step and parameters)",
 	    "webhook http notify post",
@@ -240,7 +267,7 @@ nodes_builtin_all(void)
 
 		for (k = 0; k < 4 && b->connectors[k] != NULL; k++)
 			json_array_append_new(conns, connector_json(b->connectors[k]));
-		for (k = 0; k < 10 && b->fields[k] != NULL; k++)
+		for (k = 0; k < 12 && b->fields[k] != NULL; k++)
 			json_array_append_new(fields, field_json(b->fields[k]));
 		d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}",
 		    "node_type", b->type, "label", b->label, "description", b->description,
@@ -294,6 +321,20 @@ type_ok(const char *type, json_t *field, json_t *v)
 	return 1; /* any */
 }
 
+/* A Chroma collection, tenant or database name: it goes into a URL path. */
+static int
+chroma_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 1 || n > 512)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
 /* What a built-in's settings must be beyond their types. */
 static int
 check_builtin(const char *type, json_t *config, char field[64], char reason[256])
@@ -301,6 +342,17 @@ check_builtin(const char *type, json_t *config, char field[64], char reason[256]
 	json_t *v;
 	size_t i;
 
+	if (strncmp(type, "chroma_", 7) == 0) {
+		static const char *const names[] = {"collection", "tenant", "database"};
+
+		for (i = 0; i < 3; i++)
+			if ((v = json_object_get(config, names[i])) != NULL &&
+			    !chroma_name(json_string_value(v))) {
+				snprintf(field, 64, "config.%s", names[i]);
+				snprintf(reason, 256, "must be letters, digits, '.', '_' and '-'");
+				return -1;
+			}
+	}
 	if (strcmp(type, "schema_validator") == 0 &&
 	    jschema_check(json_object_get(config, "schema"), reason, 256) < 0) {
 		snprintf(field, 64, "config.schema");

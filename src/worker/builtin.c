@@ -181,6 +181,8 @@ builtin_main(void)
 			{"map", nodes_transform},
 			{"llm_chat", nodes_llm}, {"llm_map", nodes_llm}, {"llm_classify", nodes_llm},
 			{"llm_embed", nodes_llm},
+			{"chroma_upsert", nodes_vectordb}, {"chroma_query", nodes_vectordb},
+			{"chroma_delete", nodes_vectordb},
 			{"slack_post", nodes_notify}, {"pagerduty_event", nodes_notify},
 			{"branch", nodes_control}, {"fan_out", nodes_control},
 			{"python_import", nodes_custom},

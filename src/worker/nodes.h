@@ -17,6 +17,7 @@
 int nodes_transform(json_t *job);
 int nodes_ingest(json_t *job);
 int nodes_llm(json_t *job);
+int nodes_vectordb(json_t *job);
 int nodes_notify(json_t *job);
 int nodes_control(json_t *job);
 int nodes_custom(json_t *job);

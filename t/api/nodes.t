@@ -10,7 +10,7 @@ my $s = DagyTest->start(workers => 0);
 my $r;
 
 # --- built-ins ---------------------------------------------------------------------------
-my %expect = (ingestion => 4, transform => 5, llm => 4, vectordb => 0, notification => 3,
+my %expect = (ingestion => 4, transform => 5, llm => 4, vectordb => 3, notification => 3,
 	custom => 3, control_flow => 3);
 my $total = 0;
 $total += $_ for values %expect;
@@ -22,7 +22,8 @@ is($r->{json}{custom_count}, 0, 'custom_count 0');
 my %types = map { $_->{node_type} => $_ } @{ $r->{json}{items} };
 for my $t (qw(http_fetch file_ingest csv_ingest inline_records schema_validator data_normalizer
 	deduplicator filter map llm_chat llm_map llm_classify llm_embed webhook_post slack_post
-	pagerduty_event shell python_function python_import branch fan_out approval)) {
+	pagerduty_event shell python_function python_import branch fan_out approval chroma_upsert chroma_query
+	chroma_delete)) {
 	ok($types{$t}, "lists $t");
 }
 ok(!$types{s3_ingest}, 's3_ingest is not listed (the S3 store is not built here)');
@@ -215,6 +216,8 @@ refused('a bad JSON Schema', { nodes => [{ id => 'v', type => 'schema_validator'
 	config => { schema => { type => 'text' } } }] }, 'v', 'config.schema', qr{#/type: unknown type});
 refused('a malformed condition', { nodes => [$recs, { id => 'f', type => 'filter', depends_on => ['src'],
 	config => { condition => { field => 'a', op => 'like' } } }] }, 'f', 'config.condition', qr/unknown op 'like'/);
+refused('a collection name that would leave the URL path', { nodes => [{ id => 'c', type => 'chroma_query',
+	config => { url => 'http://x', collection => '../x?y' } }] }, 'c', 'config.collection', qr/letters, digits/);
 refused('fan_out concurrency out of range', { nodes => [{ id => 'f', type => 'fan_out',
 	config => { command => 'true', items => [1], concurrency => 0 } }] }, 'f', 'config.concurrency', qr/1 to 64/);
 refused('incompatible edge', { nodes => [{ id => 'ok', type => 'approval' },

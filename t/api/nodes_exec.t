@@ -10,6 +10,7 @@ use Time::HiRes qw(time sleep);
 use File::Temp qw(tempdir);
 use FindBin;
 use JSON::PP;
+use HTTP::Tiny;
 use DagyTest;
 
 my $json = JSON::PP->new->canonical;
@@ -291,6 +292,65 @@ register('custom', \@custom);
 ($id, $run, $steps) = run_flow('custom');
 is_deeply([map { $_->{tag} } records("$tmp/custom.out")], ['v2:u1', 'v2:u1'], 'a flow registered after it runs version 2');
 ran(qw(python_import));
+
+# --- vector DB: a real Chroma server from the npm registry ------------------------------------------------
+SKIP: {
+	my $chroma = `$FindBin::Bin/../../script/chroma 2>&1`;
+	chomp(my $chroma_bin = (split /\n/, $chroma)[-1] // '');
+	skip "no Chroma server: $chroma", 12 unless $? == 0 && -x $chroma_bin;
+	my $cport = DagyTest::free_port();
+	my $cpid = fork // die;
+	if (!$cpid) {
+		open STDOUT, '>', "$tmp/chroma.log";
+		open STDERR, '>&', \*STDOUT;
+		exec $chroma_bin, 'run', '--path', "$tmp/chroma", '--host', '127.0.0.1', '--port', $cport;
+		exit 127;
+	}
+	my $curl = "http://127.0.0.1:$cport";
+	my $http = HTTP::Tiny->new(timeout => 5);
+	$deadline = time + 30;
+	sleep 0.2 until $http->get("$curl/api/v2/heartbeat")->{success} || time > $deadline;
+	ok($http->get("$curl/api/v2/heartbeat")->{success}, 'Chroma answers its heartbeat');
+	my %c = (url => $curl, collection => 'docs');
+	register('vectors', [
+		{ id => 'items', type => 'inline_records', config => { records => [
+			{ id => 'a', text => 'apples', embedding => [1, 0, 0], kind => 'fruit' },
+			{ id => 'b', text => 'bricks', embedding => [0, 1, 0], kind => 'stone' },
+			{ id => 3, text => 'cherries', embedding => [0.9, 0.1, 0], kind => 'fruit' }] } },
+		{ id => 'store', type => 'chroma_upsert', depends_on => ['items'],
+		  config => { %c, document_field => 'text', metadata_fields => ['kind'], batch_size => 2 } },
+		{ id => 'questions', type => 'inline_records', config => { records => [{ q => 'like apples', embedding => [1, 0.05, 0] }] } },
+		{ id => 'ask', type => 'chroma_query', depends_on => ['questions', 'store'], config => { %c, n_results => 2 } },
+		{ id => 'forget', type => 'chroma_delete', depends_on => ['ask'], config => { %c, ids => ['b'] } },
+		{ id => 'questions2', type => 'inline_records', depends_on => ['forget'], config => { records => [{ embedding => [0, 1, 0] }] } },
+		{ id => 'ask2', type => 'chroma_query', depends_on => ['questions2'], config => { %c, n_results => 5, target => 'near' } },
+		shell('dump', qq{cat "\$DAGY_OUTPUT_ASK_RECORDS_PATH" > $tmp/ask.jsonl; cat "\$DAGY_OUTPUT_ASK2_RECORDS_PATH" > $tmp/ask2.jsonl}, ['ask2'])],
+		edges => [{ source => 'store', target => 'ask', target_connector => 'trigger_in' },
+			{ source => 'forget', target => 'questions2' }]);
+	($id, $run, $steps) = run_flow('vectors');
+	is($run->{status}, 'completed', 'upsert, query and delete against Chroma') or diag(explain($steps));
+	$o = outputs($id);
+	is($o->{'store.upserted'}, 3, 'three records upserted (two batches)');
+	my ($ans) = records("$tmp/ask.jsonl");
+	is_deeply([map { $_->{id} } @{ $ans->{matches} }], ['a', '3'], 'the query finds the two nearest, nearest first');
+	is_deeply([map { $_->{document} } @{ $ans->{matches} }], ['apples', 'cherries'], 'with their documents');
+	is_deeply($ans->{matches}[0]{metadata}, { kind => 'fruit' }, 'and metadata');
+	cmp_ok($ans->{matches}[0]{distance}, '<', $ans->{matches}[1]{distance}, 'distances ascending');
+	is($ans->{q}, 'like apples', 'the query record keeps its fields');
+	my ($ans2) = records("$tmp/ask2.jsonl");
+	is_deeply([sort map { $_->{id} } @{ $ans2->{near} }], ['3', 'a'], 'after the delete, b is gone');
+	my $coll = $json->decode($http->get("$curl/api/v2/tenants/default_tenant/databases/default_database/collections/docs")->{content});
+	is($http->get("$curl/api/v2/tenants/default_tenant/databases/default_database/collections/$coll->{id}/count")->{content},
+		'2', 'Chroma itself holds two records');
+	register('vectors_missing', [{ id => 'q', type => 'inline_records', config => { records => [{ embedding => [1] }] } },
+		{ id => 'ask', type => 'chroma_query', depends_on => ['q'], config => { url => $curl, collection => 'nowhere' } }]);
+	($id, $run, $steps) = run_flow('vectors_missing');
+	is($steps->{ask}{status}, 'failed', 'querying a collection that does not exist fails');
+	like($s->req(GET => "/v1/runs/$id/steps/ask/log")->{json}{stderr}, qr/no collection 'nowhere'/, 'saying so');
+	kill 'TERM', $cpid;
+	waitpid $cpid, 0;
+	ran(qw(chroma_upsert chroma_query chroma_delete));
+}
 
 # Every listed built-in ran above.
 my @listed = map { $_->{node_type} } @{ $s->req(GET => '/v1/nodes/registry/builtin')->{json}{items} };
