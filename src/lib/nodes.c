@@ -159,6 +159,13 @@ static const struct builtin builtins[] = {
 	     "event_action enum:trigger|acknowledge|resolve - Action",
 	     "dedup_key string - Dedup key", "source string - Source",
 	     "url string - Events API URL"}},
+	{"email_send", "Email", "notification", "Mail", "orange",
+	    "Send an email over SMTP", "email smtp mail notify",
+	    {C_TRIGGER_IN, C_DONE_OUT},
+	    {"smtp_url string ! SMTP server (smtp://host:587 or smtps://host:465)",
+	     "from string ! From", "to array ! To", "subject string ! Subject",
+	     "text string ! Text", "username string - SMTP user",
+	     "starttls boolean - Require STARTTLS on smtp:// (default true)"}},
 	{"shell", "Shell Command", "custom", "Terminal", "gray",
 	    "Run a command on the worker (plain words directly, shell syntax under sh)",
 	    "shell bash command script",
@@ -375,10 +382,37 @@ check_builtin(const char *type, json_t *config, char field[64], char reason[256]
 		snprintf(reason, 256, "must be from 1 to 64");
 		return -1;
 	}
+	if (strcmp(type, "email_send") == 0) {
+		const char *u = json_string_value(json_object_get(config, "smtp_url"));
+		json_t *to;
+
+		v = json_object_get(config, "to");
+		json_array_foreach(v, i, to)
+			if (!json_is_string(to) || strpbrk(json_string_value(to), "\r\n<>") != NULL)
+				break;
+		if (json_array_size(v) == 0 || i < json_array_size(v)) {
+			snprintf(field, 64, "config.to");
+			snprintf(reason, 256, "must be a non-empty array of addresses");
+			return -1;
+		}
+		if (strpbrk(json_string_value(json_object_get(config, "from")), "\r\n<>") != NULL) {
+			snprintf(field, 64, "config.from");
+			snprintf(reason, 256, "must be a plain address");
+			return -1;
+		}
+		if (u == NULL || (strncmp(u, "smtp://", 7) != 0 && strncmp(u, "smtps://", 8) != 0)) {
+			snprintf(field, 64, "config.smtp_url");
+			snprintf(reason, 256, "must start with smtp:// or smtps://");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(type, "llm_classify") == 0) {
+		json_t *label;
+
 		v = json_object_get(config, "labels");
-		json_array_foreach(v, i, config)
-			if (!json_is_string(config))
+		json_array_foreach(v, i, label)
+			if (!json_is_string(label))
 				break;
 		if (json_array_size(v) == 0 || i < json_array_size(v)) {
 			snprintf(field, 64, "config.labels");

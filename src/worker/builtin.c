@@ -183,7 +183,7 @@ builtin_main(void)
 			{"llm_embed", nodes_llm},
 			{"chroma_upsert", nodes_vectordb}, {"chroma_query", nodes_vectordb},
 			{"chroma_delete", nodes_vectordb},
-			{"slack_post", nodes_notify}, {"pagerduty_event", nodes_notify},
+			{"email_send", nodes_notify}, {"slack_post", nodes_notify}, {"pagerduty_event", nodes_notify},
 			{"branch", nodes_control}, {"fan_out", nodes_control},
 			{"python_import", nodes_custom},
 		};

@@ -1,8 +1,11 @@
-/* Notification nodes over plain HTTP: slack_post (an incoming-webhook
- * URL) and pagerduty_event (Events API v2). webhook_post is in builtin.c.
- * Sends retry on 429 and 5xx like every other call (http_call). */
+/* Notification nodes: slack_post (an incoming-webhook URL) and
+ * pagerduty_event (Events API v2) over HTTP, retrying 429 and 5xx like
+ * every other call (http_call); email_send over SMTP (libcurl).
+ * webhook_post is in builtin.c. */
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nodes.h"
 
@@ -81,6 +84,116 @@ pagerduty_event(json_t *job, json_t *config)
 	return rc;
 }
 
+struct payload {
+	const char *p;
+	size_t left;
+};
+
+static size_t
+on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct payload *m = arg;
+	size_t take = size * n < m->left ? size * n : m->left;
+
+	memcpy(buf, m->p, take);
+	m->p += take;
+	m->left -= take;
+	return take;
+}
+
+/* Appends s to *out with bare LFs as CRLF, and CR or LF dropped when
+ * header is set (a header value may not start a new header). */
+static void
+put(char **out, size_t *len, const char *s, int header)
+{
+	size_t n = strlen(s), i;
+
+	*out = realloc(*out, *len + 2 * n + 1);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\r' || (header && s[i] == '\n'))
+			continue;
+		if (s[i] == '\n')
+			(*out)[(*len)++] = '\r';
+		(*out)[(*len)++] = s[i];
+	}
+	(*out)[*len] = '\0';
+}
+
+static int
+email_send(json_t *job, json_t *config)
+{
+	json_t *ctx = json_pack("{s:O, s:O}", "params", json_object_get(job, "params"),
+	    "upstream", json_object_get(job, "upstream")), *to;
+	const char *from = json_string_value(json_object_get(config, "from"));
+	const char *user = json_string_value(json_object_get(config, "username"));
+	const char *pass = getenv("SMTP_PASSWORD");
+	char *subject = render(json_string_value(json_object_get(config, "subject")), ctx);
+	char *text = render(json_string_value(json_object_get(config, "text")), ctx);
+	char *msg = NULL, date[64], addr[600], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *rcpt = NULL;
+	struct payload m;
+	size_t len = 0, i;
+	time_t now = time(NULL);
+	struct tm tm;
+	CURL *c;
+	CURLcode rc;
+
+	json_decref(ctx);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	put(&msg, &len, "Date: ", 0);
+	put(&msg, &len, date, 1);
+	put(&msg, &len, "\nFrom: ", 0);
+	put(&msg, &len, from, 1);
+	put(&msg, &len, "\nTo: ", 0);
+	json_array_foreach(json_object_get(config, "to"), i, to) {
+		put(&msg, &len, i > 0 ? ", " : "", 0);
+		put(&msg, &len, json_string_value(to), 1);
+		snprintf(addr, sizeof(addr), "<%s>", json_string_value(to));
+		rcpt = curl_slist_append(rcpt, addr);
+	}
+	put(&msg, &len, "\nSubject: ", 0);
+	put(&msg, &len, subject, 1);
+	put(&msg, &len, "\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n", 0);
+	put(&msg, &len, text, 0);
+	put(&msg, &len, "\n", 0);
+	m.p = msg;
+	m.left = len;
+	snprintf(addr, sizeof(addr), "<%s>", from);
+	if ((c = curl_easy_init()) == NULL)
+		return 1;
+	curl_easy_setopt(c, CURLOPT_URL, json_string_value(json_object_get(config, "smtp_url")));
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	if (!json_is_false(json_object_get(config, "starttls")))
+		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (user != NULL)
+		curl_easy_setopt(c, CURLOPT_USERNAME, user);
+	if (pass != NULL)
+		curl_easy_setopt(c, CURLOPT_PASSWORD, pass);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, addr);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &m);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)json_integer_value(json_object_get(job, "timeout")));
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		fprintf(stderr, "sending mail failed: %s\n", *errbuf ? errbuf : curl_easy_strerror(rc));
+	else {
+		out_kv("recipients", "%zu", json_array_size(json_object_get(config, "to")));
+		printf("mail to %zu recipient(s) accepted\n", json_array_size(json_object_get(config, "to")));
+	}
+	curl_slist_free_all(rcpt);
+	curl_easy_cleanup(c);
+	free(msg);
+	free(subject);
+	free(text);
+	return rc == CURLE_OK ? 0 : 1;
+}
+
 int
 nodes_notify(json_t *job)
 {
@@ -90,5 +203,7 @@ nodes_notify(json_t *job)
 		return slack_post(job, job_config(job));
 	if (strcmp(type, "pagerduty_event") == 0)
 		return pagerduty_event(job, job_config(job));
+	if (strcmp(type, "email_send") == 0)
+		return email_send(job, job_config(job));
 	return 2;
 }

@@ -4,11 +4,14 @@ completions, embeddings) with scripted answers, plus the receivers the
 notification and ingestion nodes need. Used by t/api/nodes_exec.t.
 
 Usage: fake_services.py PORTFILE LOGFILE
-Every request is appended to LOGFILE as one JSON line
-{t, path, auth, body}. The first chat request is answered 429 with
+PORTFILE gets "HTTPPORT SMTPPORT". Every request is appended to LOGFILE
+as one JSON line {t, path, auth, body}; a mail as {path: "smtp", from,
+to, body}. The first chat request is answered 429 with
 Retry-After: 1, the first embeddings request 503 without one."""
 import json
+import socketserver
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -86,9 +89,51 @@ class H(BaseHTTPRequestHandler):
         self.answer(404, {"error": "no"})
 
 
+class Smtp(socketserver.StreamRequestHandler):
+    """Just enough SMTP for one client: EHLO, MAIL, RCPT, DATA, QUIT."""
+
+    def handle(self):
+        def say(line):
+            self.wfile.write((line + "\r\n").encode())
+        say("220 fake ESMTP")
+        mail = {"path": "smtp", "from": None, "to": []}
+        while True:
+            line = self.rfile.readline().decode(errors="replace").rstrip("\r\n")
+            if not line:
+                return
+            verb = line.split(" ")[0].upper()
+            if verb in ("EHLO", "HELO"):
+                say("250 fake")
+            elif verb == "MAIL":
+                mail["from"] = line.split(":", 1)[1].strip()
+                say("250 ok")
+            elif verb == "RCPT":
+                mail["to"].append(line.split(":", 1)[1].strip())
+                say("250 ok")
+            elif verb == "DATA":
+                say("354 go on")
+                data = b""
+                while True:
+                    l = self.rfile.readline()
+                    if l in (b".\r\n", b".\n", b""):
+                        break
+                    data += l
+                mail["body"] = data.decode(errors="replace")
+                with open(logfile, "a") as f:
+                    f.write(json.dumps(mail) + "\n")
+                say("250 queued")
+            elif verb == "QUIT":
+                say("221 bye")
+                return
+            else:
+                say("250 ok")
+
+
+smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Smtp)
+threading.Thread(target=smtp.serve_forever, daemon=True).start()
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 with open(portfile + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
+    f.write("%d %d" % (srv.server_address[1], smtp.server_address[1]))
 import os
 os.replace(portfile + ".tmp", portfile)
 srv.serve_forever()

@@ -10,7 +10,7 @@ my $s = DagyTest->start(workers => 0);
 my $r;
 
 # --- built-ins ---------------------------------------------------------------------------
-my %expect = (ingestion => 4, transform => 5, llm => 4, vectordb => 3, notification => 3,
+my %expect = (ingestion => 4, transform => 5, llm => 4, vectordb => 3, notification => 4,
 	custom => 3, control_flow => 3);
 my $total = 0;
 $total += $_ for values %expect;
@@ -23,7 +23,7 @@ my %types = map { $_->{node_type} => $_ } @{ $r->{json}{items} };
 for my $t (qw(http_fetch file_ingest csv_ingest inline_records schema_validator data_normalizer
 	deduplicator filter map llm_chat llm_map llm_classify llm_embed webhook_post slack_post
 	pagerduty_event shell python_function python_import branch fan_out approval chroma_upsert chroma_query
-	chroma_delete)) {
+	chroma_delete email_send)) {
 	ok($types{$t}, "lists $t");
 }
 ok(!$types{s3_ingest}, 's3_ingest is not listed (the S3 store is not built here)');
@@ -218,6 +218,9 @@ refused('a malformed condition', { nodes => [$recs, { id => 'f', type => 'filter
 	config => { condition => { field => 'a', op => 'like' } } }] }, 'f', 'config.condition', qr/unknown op 'like'/);
 refused('a collection name that would leave the URL path', { nodes => [{ id => 'c', type => 'chroma_query',
 	config => { url => 'http://x', collection => '../x?y' } }] }, 'c', 'config.collection', qr/letters, digits/);
+refused('a mail header injection in from', { nodes => [{ id => 'm', type => 'email_send',
+	config => { smtp_url => 'smtp://x', from => "a\@b\r\nBcc: c", to => ['d'], subject => 's', text => 't' } }] },
+	'm', 'config.from', qr/plain address/);
 refused('fan_out concurrency out of range', { nodes => [{ id => 'f', type => 'fan_out',
 	config => { command => 'true', items => [1], concurrency => 0 } }] }, 'f', 'config.concurrency', qr/1 to 64/);
 refused('incompatible edge', { nodes => [{ id => 'ok', type => 'approval' },

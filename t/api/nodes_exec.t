@@ -25,7 +25,7 @@ if (!$fake_pid) {
 }
 my $deadline = time + 10;
 sleep 0.05 until -s "$tmp/fake.port" || time > $deadline;
-my $fport = do { open my $f, '<', "$tmp/fake.port" or die "fake services did not start"; local $/; <$f> };
+my ($fport, $smtp_port) = split ' ', do { open my $f, '<', "$tmp/fake.port" or die "fake services did not start"; local $/; <$f> };
 my $fake = "http://127.0.0.1:$fport";
 END { local $?; if ($fake_pid) { kill "TERM", $fake_pid; waitpid $fake_pid, 0 } }
 
@@ -179,7 +179,11 @@ unlike($out, qr/sk-from-secret-987/, 'with the secret masked');
 register('notify', [
 	{ id => 'slack', type => 'slack_post', config => { webhook_url => "$fake/slack", text => 'run done', channel => '#ops' } },
 	{ id => 'pd', type => 'pagerduty_event', config => { url => "$fake/pd", routing_key => 'rk1', summary => 'disk full', severity => 'critical' } },
-	{ id => 'hook', type => 'webhook_post', config => { url => "$fake/slack" } }]);
+	{ id => 'hook', type => 'webhook_post', config => { url => "$fake/slack" } },
+	{ id => 'mail', type => 'email_send', config => { smtp_url => "smtp://127.0.0.1:$smtp_port", starttls => JSON::PP::false(),
+		from => 'dagy@example.com', to => ['ops@example.com', 'dev@example.com'],
+		subject => "Run {{params.day}}\r\nBcc: evil\@x", text => "Done.\nAll {{params.day}} steps ok." } }],
+	params => { day => { default => 'Monday' } });
 ($id, $run, $steps) = run_flow('notify');
 is($run->{status}, 'completed', 'notifications sent') or diag(explain($steps));
 $o = outputs($id);
@@ -193,7 +197,14 @@ is_deeply([$pd->{body}{routing_key}, $pd->{body}{event_action}, $pd->{body}{payl
 is($o->{'pd.dedup_key'}, 'dk-rk1', 'the dedup key PagerDuty answered is an output');
 my ($hook) = grep { $_->{path} eq '/slack' && ref $_->{body} eq 'HASH' && $_->{body}{run_id} } @calls;
 is($hook->{body}{step_id}, 'hook', 'webhook_post: the run as JSON');
-ran(qw(slack_post pagerduty_event webhook_post));
+my ($mail) = grep { $_->{path} eq 'smtp' } @calls;
+is($mail->{from}, '<dagy@example.com>', 'email_send: MAIL FROM');
+is_deeply($mail->{to}, ['<ops@example.com>', '<dev@example.com>'], 'RCPT TO each recipient');
+like($mail->{body}, qr/^Subject: Run MondayBcc: evil\@x\r$/m, 'the subject rendered, a newline in it cannot start a header');
+unlike($mail->{body}, qr/^Bcc:/m, 'no injected header');
+like($mail->{body}, qr/\r\n\r\nDone\.\r\nAll Monday steps ok\.\r\n/, 'the text with CRLF line ends');
+is($o->{'mail.recipients'}, 2, 'recipients as an output');
+ran(qw(slack_post pagerduty_event webhook_post email_send));
 
 # --- control flow -------------------------------------------------------------------------------------
 register('branchy', [
