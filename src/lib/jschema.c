@@ -20,13 +20,15 @@ static const char *const unsupported[] = {"$dynamicRef", "$dynamicAnchor",
 	"$recursiveRef", "unevaluatedProperties", "unevaluatedItems", NULL};
 
 /* Compiled patterns, kept for the process: a validator sees the same few
- * patterns for every record. */
+ * patterns for every record. When full, slots are reused in turn; a
+ * pattern is used at once after lookup, so reuse never pulls one from
+ * under a caller. */
 static struct {
 	char *src;
 	regex_t re;
 	int ok;
 } re_cache[64];
-static int re_n;
+static int re_n, re_next;
 
 static regex_t *
 pattern(const char *src)
@@ -36,18 +38,18 @@ pattern(const char *src)
 	for (i = 0; i < re_n; i++)
 		if (strcmp(re_cache[i].src, src) == 0)
 			return re_cache[i].ok ? &re_cache[i].re : NULL;
-	if (re_n == 64) {
-		/* Full: reuse the oldest slot. */
-		free(re_cache[0].src);
-		if (re_cache[0].ok)
-			regfree(&re_cache[0].re);
-		memmove(&re_cache[0], &re_cache[1], sizeof(re_cache[0]) * 63);
-		re_n = 63;
+	if (re_n < 64) {
+		i = re_n++;
+	} else {
+		i = re_next;
+		re_next = (re_next + 1) % 64;
+		free(re_cache[i].src);
+		if (re_cache[i].ok)
+			regfree(&re_cache[i].re);
 	}
-	re_cache[re_n].src = strdup(src);
-	re_cache[re_n].ok = regcomp(&re_cache[re_n].re, src, REG_EXTENDED | REG_NOSUB) == 0;
-	re_n++;
-	return re_cache[re_n - 1].ok ? &re_cache[re_n - 1].re : NULL;
+	re_cache[i].src = strdup(src);
+	re_cache[i].ok = regcomp(&re_cache[i].re, src, REG_EXTENDED | REG_NOSUB) == 0;
+	return re_cache[i].ok ? &re_cache[i].re : NULL;
 }
 
 static int

@@ -302,6 +302,13 @@ is_deeply([@{ outputs($id) }{qw(count.count count.label)}], [2, 'n'], 'module:Cl
 register('custom', \@custom);
 ($id, $run, $steps) = run_flow('custom');
 is_deeply([map { $_->{tag} } records("$tmp/custom.out")], ['v2:u1', 'v2:u1'], 'a flow registered after it runs version 2');
+is($s->req(DELETE => '/v1/nodes/registry/enricher')->{status}, 204, 'the custom node deleted');
+unlink "$tmp/custom.out";
+($id, $run, $steps) = run_flow('custom');
+is($run->{status}, 'completed', 'a registered flow still runs the version it pinned');
+is_deeply([map { $_->{tag} } records("$tmp/custom.out")], ['v2:u1', 'v2:u1'], 'version 2, as pinned');
+$r = $s->req(POST => '/v1/flows', { flow_name => 'custom', flow_spec => { nodes => \@custom } });
+is($r->{status}, 400, 'but it can no longer be registered again');
 ran(qw(python_import));
 
 # --- vector DB: a real Chroma server from the npm registry ------------------------------------------------

@@ -141,7 +141,7 @@ main(void)
 	size_t n = sizeof(cases) / sizeof(cases[0]), m = sizeof(refused) / sizeof(refused[0]), i;
 	char err[512];
 
-	plan((int)(n + m + 2));
+	plan((int)(n + m + 3));
 	for (i = 0; i < n; i++) {
 		json_t *s = load(cases[i].schema), *inst = load(cases[i].instance);
 		int ok_check = jschema_check(s, err, sizeof(err)) == 0;
@@ -168,6 +168,27 @@ main(void)
 		    "a schema that refers to itself forever is stopped: %s", err);
 		json_decref(s);
 		json_decref(inst);
+	}
+	{
+		/* More patterns than the compiled-pattern cache holds, twice over. */
+		int bad = 0, round, k;
+
+		for (round = 0; round < 2; round++)
+			for (k = 0; k < 150; k++) {
+				char text[64], yes[16];
+				json_t *s, *y, *q = load("\"q\"");
+
+				snprintf(text, sizeof(text), "{\"pattern\": \"^p%d$\"}", k);
+				snprintf(yes, sizeof(yes), "\"p%d\"", k);
+				s = load(text);
+				y = load(yes);
+				bad += jschema_valid(s, s, y, err, sizeof(err)) != 1 ||
+				    jschema_valid(s, s, q, err, sizeof(err)) != 0;
+				json_decref(s);
+				json_decref(y);
+				json_decref(q);
+			}
+		ok(bad == 0, "150 patterns, twice, through the pattern cache: %d wrong", bad);
 	}
 	{
 		json_t *s = load("{\"type\": \"object\", \"required\": [\"id\"]}"), *inst = load("{\"id\": 1}");
