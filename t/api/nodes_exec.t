@@ -226,6 +226,28 @@ unlink "$tmp/branch";
 is_deeply([map { $steps->{$_}{status} } qw(fast slow after_slow)], [qw(skipped success success)], 'the other way round');
 is_deeply([sort(lines("$tmp/branch"))], [qw(after_slow always slow)], 'only the chosen steps ran');
 
+# A branch decided before its worker died is honoured by the next one,
+# even where the skip of the other arm was never recorded.
+register('branch_crash', [
+	{ id => 'decide', type => 'branch', config => { condition => { field => 'params.mode', op => 'eq', value => 'fast' },
+		then => ['a'], else => ['b'] } },
+	shell('a', "echo a-start >> $tmp/crash; sleep 2; echo a-end >> $tmp/crash", ['decide']),
+	shell('b', "echo b >> $tmp/crash", ['decide'])],
+	params => { mode => { default => 'fast' } });
+$id = $s->trigger('branch_crash');
+$deadline = time + 15;
+sleep 0.05 until (grep { $_ eq 'a-start' } lines("$tmp/crash")) || time > $deadline;
+sleep 0.05 until ($s->steps($id)->{b}{status} // '') eq 'skipped' || time > $deadline;
+$s->sql("UPDATE step_runs SET status = 'pending', finished_at = NULL WHERE step_id = 'b'"
+	. " AND run_id = (SELECT id FROM runs WHERE public_id = '$id')");
+ok($s->worker_stop(1, 'KILL'), 'the worker is killed with the branch decided and b made pending again');
+ok($s->worker_start(1), 'a worker starts again');
+$run = $s->wait_run($id, 30);
+$steps = $s->steps($id);
+is_deeply([$run->{status}, $steps->{a}{status}, $steps->{b}{status}], ['completed', 'success', 'skipped'],
+	'the new worker skips b from the recorded decision');
+ok(!grep({ $_ eq 'b' } lines("$tmp/crash")), 'b never ran');
+
 register('fan', [
 	{ id => 'each', type => 'fan_out', config => { items => [1 .. 6], concurrency => 2,
 		command => qq{echo "start \$DAGY_ITEM \$(date +%s.%N)" >> $tmp/fan; sleep 0.4; echo "end \$DAGY_ITEM" >> $tmp/fan; test "\$DAGY_ITEM" != 9} } },
