@@ -54,6 +54,10 @@ static const struct known_key known[] = {
 	{"ai", "timeout_seconds", K_INT, "120"},
 	{"ai", "max_retries", K_INT, "4"},
 	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
+	{"notifications", "max_attempts", K_INT, "6"},
+	{"notifications", "backoff_ms", K_INT, "2000"},
+	{"notifications", "timeout_seconds", K_INT, "10"},
+	{"notifications", "base_url", K_STR, ""},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };
