@@ -10,7 +10,6 @@
 #define DAGY_LIMITS_H
 
 #include <stdint.h>
-#include <time.h>
 
 struct config;
 
@@ -56,8 +55,8 @@ struct limits_login {
 	long long soft, slow_seconds, hard, lockout;
 };
 /* 0 when an attempt may be checked now, else the seconds to wait. */
-long long limits_login_wait(uint64_t key, const struct limits_login *rule, time_t now);
-void limits_login_failed(uint64_t key, const struct limits_login *rule, time_t now);
+long long limits_login_wait(uint64_t key, const struct limits_login *rule);
+void limits_login_failed(uint64_t key, const struct limits_login *rule);
 /* A successful login forgets the account's failures. */
 void limits_login_reset(uint64_t key);
 

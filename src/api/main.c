@@ -309,13 +309,12 @@ static int
 login_gate(struct req *r)
 {
 	uint64_t account, address;
-	time_t now = time(NULL);
 	long long wait, w2;
 
 	if (!(r->match.route->flags & ROUTE_LOGIN) || !login_keys(r, &account, &address))
 		return 0;
-	wait = limits_login_wait(account, &r->srv->login_account, now);
-	w2 = limits_login_wait(address, &r->srv->login_address, now);
+	wait = limits_login_wait(account, &r->srv->login_account);
+	w2 = limits_login_wait(address, &r->srv->login_address);
 	if (w2 > wait)
 		wait = w2;
 	if (wait <= 0)
@@ -332,13 +331,12 @@ static void
 login_done(struct req *r)
 {
 	uint64_t account, address;
-	time_t now = time(NULL);
 
 	if (!(r->match.route->flags & ROUTE_LOGIN) || !login_keys(r, &account, &address))
 		return;
 	if (r->status == 401) {
-		limits_login_failed(account, &r->srv->login_account, now);
-		limits_login_failed(address, &r->srv->login_address, now);
+		limits_login_failed(account, &r->srv->login_account);
+		limits_login_failed(address, &r->srv->login_address);
 	} else if (r->status == 200) {
 		limits_login_reset(account);
 	}

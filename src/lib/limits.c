@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dagy/config.h"
@@ -38,7 +39,7 @@ struct state {
 	_Atomic int32_t argon2[ARGON2_MAX]; /* pids holding a verification */
 	struct slot orgs[ORGS];       /* org id -> requests not yet flushed */
 	struct slot buckets[BUCKETS]; /* key -> theoretical arrival time, µs */
-	struct slot logins[LOGINS];   /* key -> last failure (s) << 16 | failures */
+	struct slot logins[LOGINS];   /* key -> last failure (ms) << 16 | failures */
 };
 
 static struct state *st;
@@ -80,6 +81,8 @@ limits_open(const struct config *cfg)
 			memset(p, 0, sizeof(*p));
 			p->magic = STATE_MAGIC;
 		}
+		/* Explicitly: the mapping keeps the file open, and with it the lock. */
+		flock(fd, LOCK_UN);
 		close(fd);
 	}
 	if (p == MAP_FAILED) {
@@ -219,48 +222,52 @@ limits_take(uint64_t key, long long limit, long long window,
 static int
 login_idle(uint64_t val, int64_t now)
 {
-	return (int64_t)(val >> 16) + LOGIN_FORGET <= now / 1000000;
+	return (int64_t)(val >> 16) + LOGIN_FORGET * 1000 <= now / 1000;
 }
 
-long long
-limits_login_wait(uint64_t key, const struct limits_login *rule, time_t now)
+/* Milliseconds until the attempt may be checked, 0 for now. */
+static long long
+login_wait_ms(uint64_t val, const struct limits_login *rule, long long now)
 {
-	struct slot *s;
-	uint64_t val;
-	long long count, last;
+	long long count = (long long)(val & 0xffff), last = (long long)(val >> 16);
 
-	if (st == NULL ||
-	    (s = find(st->logins, LOGINS, key, login_idle, (int64_t)now * 1000000)) == NULL)
-		return 0;
-	val = atomic_load(&s->val);
-	count = (long long)(val & 0xffff);
-	last = (long long)(val >> 16);
-	if (count == 0 || now - last >= rule->lockout)
+	if (count == 0 || now - last >= rule->lockout * 1000)
 		return 0;
 	if (rule->hard > 0 && count >= rule->hard)
-		return last + rule->lockout - now;
-	if (rule->soft > 0 && count >= rule->soft && now - last < rule->slow_seconds)
-		return last + rule->slow_seconds - now;
+		return last + rule->lockout * 1000 - now;
+	if (rule->soft > 0 && count >= rule->soft && now - last < rule->slow_seconds * 1000)
+		return last + rule->slow_seconds * 1000 - now;
 	return 0;
 }
 
-void
-limits_login_failed(uint64_t key, const struct limits_login *rule, time_t now)
+long long
+limits_login_wait(uint64_t key, const struct limits_login *rule)
 {
+	int64_t now = now_us();
+	struct slot *s;
+
+	if (st == NULL || (s = find(st->logins, LOGINS, key, login_idle, now)) == NULL)
+		return 0;
+	return (login_wait_ms(atomic_load(&s->val), rule, now / 1000) + 999) / 1000;
+}
+
+void
+limits_login_failed(uint64_t key, const struct limits_login *rule)
+{
+	int64_t now = now_us();
 	struct slot *s;
 	uint64_t val, next, count;
 
-	if (st == NULL ||
-	    (s = find(st->logins, LOGINS, key, login_idle, (int64_t)now * 1000000)) == NULL)
+	if (st == NULL || (s = find(st->logins, LOGINS, key, login_idle, now)) == NULL)
 		return;
 	val = atomic_load(&s->val);
 	do {
 		count = val & 0xffff;
-		if (now - (long long)(val >> 16) >= rule->lockout)
+		if (now / 1000 - (long long)(val >> 16) >= rule->lockout * 1000)
 			count = 0;
 		if (count < 0xffff)
 			count++;
-		next = (uint64_t)now << 16 | count;
+		next = (uint64_t)(now / 1000) << 16 | count;
 	} while (!atomic_compare_exchange_weak(&s->val, &val, next));
 }
 
