@@ -378,14 +378,15 @@ usage_dashboard_h(struct req *r)
 {
 	json_t *summary = NULL, *series = NULL, *quota = NULL, *flows = NULL, *execs = NULL;
 	json_t *top, *item;
-	time_t start, end;
+	time_t now = time(NULL), start, end;
 	double total;
 	size_t i;
 	int rc;
 
-	usage_month(time(NULL), &start, &end);
+	usage_month(now, &start, &end);
+	/* The timeseries runs to today, as /v1/usage/timeseries does. */
 	if ((summary = summary_json(r, start, end, &rc)) == NULL ||
-	    (series = series_json(r, start, end, 0, &rc)) == NULL ||
+	    (series = series_json(r, start, now - now % DAY + DAY, 0, &rc)) == NULL ||
 	    (quota = quota_json(r, &rc)) == NULL ||
 	    (rc = breakdown(r, start, end, &flows, &execs, &total)) < 0)
 		goto fail;
