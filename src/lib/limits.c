@@ -287,7 +287,8 @@ limits_argon2_enter(void)
 	int32_t pid = (int32_t)getpid();
 	int i;
 
-	if (st == NULL || argon2_held >= 0)
+	if (st == NULL ||
+	    (argon2_held >= 0 && atomic_load(&st->argon2[argon2_held]) == pid))
 		return 0;
 	for (;;) {
 		struct timespec pause = {0, 2000000};
@@ -316,8 +317,11 @@ limits_argon2_enter(void)
 void
 limits_argon2_leave(void)
 {
+	int32_t me = (int32_t)getpid();
+
+	/* Only the holder gives it back, not a child that inherited the index. */
 	if (st != NULL && argon2_held >= 0)
-		atomic_store(&st->argon2[argon2_held], 0);
+		atomic_compare_exchange_strong(&st->argon2[argon2_held], &me, 0);
 	argon2_held = -1;
 }
 
