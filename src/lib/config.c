@@ -303,6 +303,12 @@ config_check(const struct config *cfg, FILE *out)
 			}
 		}
 	}
+	if (config_int(cfg, "limits", "window_seconds") < 1 ||
+	    config_int(cfg, "limits", "usage_flush_seconds") < 1) {
+		fprintf(out, "%s: [limits] window_seconds and usage_flush_seconds must be at "
+		    "least 1\n", cfg->path);
+		problems++;
+	}
 	if (strcmp(config_str(cfg, "log", "level"), "debug") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "info") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "warn") != 0 &&
