@@ -233,8 +233,10 @@ flush_usage(struct req *r)
  * an authenticated request takes from its credential's bucket and its
  * organization's (the headers show the tighter), a webhook route from its
  * token's, anything else from its client address's. Requests answered
- * before that point (404, 401, 413, …) are decided when they are written
- * and count against their address. Answers 429 itself. */
+ * before that point (404, 401, 403, 413, …) are decided as they are
+ * written, against their credential if it was verified, else their
+ * address. Answers 429 itself, except over an answer that already says
+ * when to retry (a 503 or a 429). */
 static int
 rate_gate(struct req *r)
 {
@@ -273,6 +275,8 @@ rate_gate(struct req *r)
 		limits_count_request(r->who.org_id);
 		return 0;
 	}
+	if (r->responded && (r->status == 503 || r->status == 429))
+		return -1;
 	api_header(r, "Retry-After: %lld", r->rate.retry_after);
 	api_error(r, API_E_RATE_LIMITED, json_pack("{s:s, s:I, s:I, s:I}", "scope", scope,
 	    "limit", (json_int_t)r->rate.limit, "window_seconds", (json_int_t)srv->window,

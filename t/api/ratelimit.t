@@ -36,8 +36,6 @@ rl_headers_ok($s->req(POST => '/v1/auth/login', { email => 'x@y.z', password => 
 	{ Authorization => undef }), 'a failed login');
 $r = $s->req(GET => '/v1/me');
 is($r->{headers}{'x-ratelimit-limit'}, 6000, 'the default limit per key');
-my $before = $r->{headers}{'x-ratelimit-remaining'};
-is($s->req(GET => '/v1/me')->{headers}{'x-ratelimit-remaining'}, $before - 1, 'remaining counts down');
 
 # --- the (N+1)th request in the window, across both dagy-api processes --------------------
 my ($rc, $out) = $s->cli('user', 'add', 'small-owner@example.com', '--password', 'pw');
