@@ -77,5 +77,13 @@ int runs_latest(struct db *db, struct arena *a, int64_t org_id, const char *flow
 /* Workers that renewed their heartbeat in the last 90 s: how many, and
  * the steps they can run at once between them. */
 int runs_workers(struct db *db, struct arena *a, int64_t *count, int64_t *slots);
+/* Every registered worker by name: name, host, pid, concurrency,
+ * started_at, heartbeat_at, seconds since that heartbeat, and 1 when it
+ * came within the last `lease` seconds (else 0). */
+int runs_worker_list(struct db *db, struct arena *a, int64_t lease,
+    struct db_res **rows);
+/* The org's runs waiting for a worker: queued, or running under a lease
+ * that expired (their worker is gone and no reaper has re-queued them). */
+int runs_waiting(struct db *db, struct arena *a, int64_t org_id, int64_t *count);
 
 #endif

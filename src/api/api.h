@@ -53,8 +53,7 @@ struct req {
 	/* the rate limit decision, made once per request */
 	int limited;
 	struct limits_verdict rate;
-	/* parsed query string, lazily */
-	int query_parsed;
+	/* the decoded query string (req_check_params) */
 	unsigned nq;
 	char *qnames[32], *qvalues[32];
 };
@@ -75,6 +74,10 @@ int flows_api_register(struct req *r, json_t *spec, const char *name,
     const char *version);
 
 const char *req_param(struct req *r, const char *name);
+/* Decodes the query string once, before any handler: 0, or -1 after a 400
+ * for a bad %-escape, text that is not UTF-8 (path parameters too), a
+ * parameter without a name or given twice, or more than 32 of them. */
+int req_check_params(struct req *r);
 const char *req_query(struct req *r, const char *name);
 /* An HTTP request header by its CGI name, e.g. "HTTP_X_ORG_ID". */
 const char *req_env(struct req *r, const char *cgi_name);

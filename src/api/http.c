@@ -22,7 +22,9 @@ req_param(struct req *r, const char *name)
 	return NULL;
 }
 
-static void
+/* Form-decodes s in place ('+' is a space); -1 on a bad %-escape or an
+ * encoded NUL. */
+static int
 form_decode(char *s)
 {
 	char *p;
@@ -30,20 +32,41 @@ form_decode(char *s)
 	for (p = s; *p; p++)
 		if (*p == '+')
 			*p = ' ';
-	if (router_url_decode(s) < 0)
-		*s = '\0';
+	return router_url_decode(s);
 }
 
-static void
-parse_query(struct req *r)
+/* jansson refuses text that is not UTF-8 (overlong forms and surrogates
+ * too); every parameter ends up in JSON sooner or later. */
+static int
+utf8_ok(const char *s)
+{
+	json_t *v = json_string(s);
+
+	json_decref(v);
+	return v != NULL;
+}
+
+/* The field a query error names: the parameter (already decoded and
+ * UTF-8) when it is short enough to repeat, else "query". */
+static const char *
+qfield(const char *name)
+{
+	return strlen(name) <= 64 ? name : "query";
+}
+
+int
+req_check_params(struct req *r)
 {
 	char *q, *save = NULL, *pair;
+	unsigned i;
 
-	r->query_parsed = 1;
+	for (i = 0; i < r->match.nparams; i++)
+		if (!utf8_ok(r->match.values[i]))
+			return api_invalid(r, r->match.names[i], "is not valid UTF-8"), -1;
 	if (r->query == NULL || *r->query == '\0')
-		return;
+		return 0;
 	q = arena_strdup(&r->arena, r->query);
-	for (pair = strtok_r(q, "&", &save); pair != NULL && r->nq < 32;
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
 	    pair = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(pair, '=');
 
@@ -51,12 +74,31 @@ parse_query(struct req *r)
 			*eq++ = '\0';
 		else
 			eq = pair + strlen(pair);
-		form_decode(pair);
-		form_decode(eq);
+		if (form_decode(pair) < 0)
+			return api_invalid(r, "query",
+			    "has a parameter name with a bad %%-escape"), -1;
+		if (*pair == '\0')
+			return api_invalid(r, "query", "has a parameter without a name"), -1;
+		if (!utf8_ok(pair))
+			return api_invalid(r, "query",
+			    "has a parameter name that is not valid UTF-8"), -1;
+		if (form_decode(eq) < 0)
+			return api_invalid(r, qfield(pair),
+			    "has a bad %%-escape (%%XX with two hex digits, not %%00)"), -1;
+		if (!utf8_ok(eq))
+			return api_invalid(r, qfield(pair), "is not valid UTF-8"), -1;
+		for (i = 0; i < r->nq; i++)
+			if (strcmp(r->qnames[i], pair) == 0)
+				return api_invalid(r, qfield(pair),
+				    "is given more than once"), -1;
+		if (r->nq == sizeof(r->qnames) / sizeof(r->qnames[0]))
+			return api_invalid(r, "query", "has more than %zu parameters",
+			    sizeof(r->qnames) / sizeof(r->qnames[0])), -1;
 		r->qnames[r->nq] = pair;
 		r->qvalues[r->nq] = eq;
 		r->nq++;
 	}
+	return 0;
 }
 
 const char *
@@ -64,8 +106,6 @@ req_query(struct req *r, const char *name)
 {
 	unsigned i;
 
-	if (!r->query_parsed)
-		parse_query(r);
 	for (i = 0; i < r->nq; i++)
 		if (strcmp(r->qnames[i], name) == 0)
 			return r->qvalues[i];

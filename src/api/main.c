@@ -432,7 +432,7 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 		api_header(&r, "Allow: %s", allow);
 		api_error(&r, API_E_METHOD_NOT_ALLOWED, NULL,
 		    "%s is not allowed on %s; allowed: %s", r.method, r.path, allow);
-	} else if (read_body(&r) == 0 &&
+	} else if (req_check_params(&r) == 0 && read_body(&r) == 0 &&
 	    (!(r.match.route->flags & ROUTE_BODY) || parse_body(&r) == 0) &&
 	    check_access(&r) == 0 && rate_gate(&r) == 0 && login_gate(&r) == 0) {
 		call_handler(&r);

@@ -285,3 +285,33 @@ runs_workers(struct db *db, struct arena *a, int64_t *count, int64_t *slots)
 	*slots = db_int(r, 0, 1);
 	return 0;
 }
+
+static const char SQL_WORKER_LIST[] =
+    "SELECT name, host, pid, concurrency, " DB_TS("started_at") ", "
+    DB_TS("heartbeat_at") ","
+    " TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(6)) / 1e6,"
+    " heartbeat_at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND"
+    " FROM workers ORDER BY name";
+
+int
+runs_worker_list(struct db *db, struct arena *a, int64_t lease, struct db_res **rows)
+{
+	return db_query(db, a, rows, SQL_WORKER_LIST, "i", lease);
+}
+
+/* Two ranges of ix_runs_org_status. */
+static const char SQL_WAITING[] =
+    "SELECT COUNT(*) FROM runs WHERE org_id = ? AND (status = 'queued'"
+    " OR (status = 'running' AND lease_expires_at < UTC_TIMESTAMP(6)))";
+
+int
+runs_waiting(struct db *db, struct arena *a, int64_t org_id, int64_t *count)
+{
+	struct db_res *r;
+	int rc = db_query(db, a, &r, SQL_WAITING, "i", org_id);
+
+	if (rc < 0)
+		return rc;
+	*count = db_int(r, 0, 0);
+	return 0;
+}

@@ -1,5 +1,6 @@
-/* http_fetch and webhook_post, run with libcurl inside the step's own
- * forked child so that timeouts, cancels and logs work as for any step.
+/* http_fetch and webhook_post, run with libcurl in the step's own process
+ * (`dagy-worker --builtin`, its job on stdin) so that timeouts, cancels and
+ * logs work as for any step.
  * The response body goes to stdout; status_code (and, for http_fetch,
  * body when it is under 64 KiB) become outputs. */
 #include <curl/curl.h>
@@ -34,11 +35,15 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	return bytes;
 }
 
-int
-builtin_http(struct step *s, json_t *params)
+/* job: {node, params, run_id, flow, step_id, timeout}, as the worker
+ * wrote it. */
+static int
+builtin_http(json_t *job)
 {
-	json_t *config = json_object_get(s->node, "config"), *v, *body;
-	int webhook = strcmp(s->type, "webhook_post") == 0;
+	json_t *node = json_object_get(job, "node"), *params = json_object_get(job, "params");
+	json_t *config = json_object_get(node, "config"), *v, *body;
+	const char *type = json_string_value(json_object_get(node, "type"));
+	int webhook = type != NULL && strcmp(type, "webhook_post") == 0;
 	const char *method = json_string_value(json_object_get(config, "method"));
 	const char *key, *outpath = getenv("DAGY_OUTPUT");
 	struct curl_slist *hdrs = NULL;
@@ -53,7 +58,7 @@ builtin_http(struct step *s, json_t *params)
 	if ((c = curl_easy_init()) == NULL)
 		return 2;
 	curl_easy_setopt(c, CURLOPT_URL, json_string_value(json_object_get(config, "url")));
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)s->timeout);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)json_integer_value(json_object_get(job, "timeout")));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
@@ -78,9 +83,9 @@ builtin_http(struct step *s, json_t *params)
 		else if (body != NULL)
 			payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
 		else {
-			json_t *def = json_pack("{s:s, s:s, s:s, s:O}", "run_id",
-			    s->run->public_id, "flow", s->run->flow_name, "step_id", s->id,
-			    "parameters", params);
+			json_t *def = json_pack("{s:O, s:O, s:O, s:O}", "run_id",
+			    json_object_get(job, "run_id"), "flow", json_object_get(job, "flow"),
+			    "step_id", json_object_get(job, "step_id"), "parameters", params);
 
 			payload = json_dumps(def, JSON_COMPACT);
 			json_decref(def);
@@ -118,4 +123,25 @@ done:
 	free(payload);
 	free(sink.buf);
 	return ok;
+}
+
+int
+builtin_main(void)
+{
+	json_error_t e;
+	json_t *job = json_loadf(stdin, 0, &e);
+	int rc;
+
+	if (job == NULL) {
+		fprintf(stderr, "dagy: bad built-in job: %s\n", e.text);
+		return 2;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		json_decref(job);
+		return 2;
+	}
+	rc = builtin_http(job);
+	json_decref(job);
+	curl_global_cleanup();
+	return rc;
 }

@@ -38,12 +38,9 @@ static const char SQL_OUTPUTS[] =
 static int
 index_of(struct run *r, const char *id)
 {
-	int i;
+	json_t *v = id != NULL ? json_object_get(r->index, id) : NULL;
 
-	for (i = 0; i < r->nsteps; i++)
-		if (strcmp(r->steps[i].id, id) == 0)
-			return i;
-	return -1;
+	return v != NULL ? (int)json_integer_value(v) : -1;
 }
 
 static enum step_state
@@ -102,6 +99,10 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		s->node = node;
 		s->id = json_string_value(json_object_get(node, "id"));
 		s->type = json_string_value(json_object_get(node, "type"));
+		s->kind = strcmp(s->type, "shell") == 0 ? SK_SHELL :
+		    strcmp(s->type, "python_function") == 0 ? SK_PYTHON :
+		    strcmp(s->type, "noop") == 0 ? SK_NOOP :
+		    strcmp(s->type, "approval") == 0 ? SK_APPROVAL : SK_BUILTIN;
 		s->retries = (int)json_integer_value(json_object_get(node, "retries"));
 		s->retry_delay = json_object_get(node, "retry_delay_seconds") != NULL ?
 		    (int)json_integer_value(json_object_get(node, "retry_delay_seconds")) : 1;
@@ -113,13 +114,36 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		s->outputs = json_object();
 		s->new_outputs = json_array();
 	}
+	r->index = json_object();
+	r->ready = calloc((size_t)r->nsteps + 1, sizeof(int));
+	r->outsteps = calloc((size_t)r->nsteps + 1, sizeof(int));
+	for (i = 0; i < (size_t)r->nsteps; i++)
+		json_object_set_new(r->index, r->steps[i].id, json_integer((json_int_t)i));
 	json_array_foreach(nodes, i, node) {
 		json_t *deps = json_object_get(node, "depends_on"), *d;
 		size_t k;
 
 		r->steps[i].deps = calloc(json_array_size(deps) + 1, sizeof(int));
-		json_array_foreach(deps, k, d)
-			r->steps[i].deps[r->steps[i].ndeps++] = index_of(r, json_string_value(d));
+		json_array_foreach(deps, k, d) {
+			int dep = index_of(r, json_string_value(d));
+
+			r->steps[i].deps[r->steps[i].ndeps++] = dep;
+			r->steps[dep].nchildren++;
+		}
+	}
+	/* Each step's children, so a step that ends tells only them. */
+	for (i = 0; i < (size_t)r->nsteps; i++) {
+		r->steps[i].children = calloc((size_t)r->steps[i].nchildren + 1, sizeof(int));
+		r->steps[i].nchildren = 0;
+	}
+	for (i = 0; i < (size_t)r->nsteps; i++) {
+		int k;
+
+		for (k = 0; k < r->steps[i].ndeps; k++) {
+			struct step *dep = &r->steps[r->steps[i].deps[k]];
+
+			dep->children[dep->nchildren++] = (int)i;
+		}
 	}
 	if ((rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
 		goto fail;
@@ -147,11 +171,12 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		r->steps[k].st = state_of(db_val(steps, (unsigned)i, 1));
 		r->steps[k].attempt = (int)db_int(steps, (unsigned)i, 2);
 		r->steps[k].db_id = db_int(steps, (unsigned)i, 3);
-		/* A step that was running when its worker died runs again, and
-		 * that is recorded at once. */
+		/* A step that was running when its worker died runs again as its
+		 * next attempt, recorded at once; the lost one costs no retry. */
 		if (strcmp(db_val(steps, (unsigned)i, 1), "running") == 0) {
 			r->steps[k].dirty = 1;
-			r->steps[k].attempt = 0;
+			r->steps[k].lost_attempts++;
+			r->unrecorded = 1;
 		}
 	}
 	if ((rc = db_query(w->db, a, &outs, SQL_OUTPUTS, "i", id)) < 0)
@@ -159,10 +184,14 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 	for (i = 0; i < outs->nrows; i++) {
 		int k = index_of(r, db_val(outs, (unsigned)i, 0));
 
-		if (k >= 0)
-			json_object_set_new(r->steps[k].outputs, db_val(outs, (unsigned)i, 1),
-			    json_string(db_val(outs, (unsigned)i, 2)));
+		if (k < 0)
+			continue;
+		if (json_object_size(r->steps[k].outputs) == 0)
+			r->outsteps[r->noutsteps++] = k;
+		json_object_set_new(r->steps[k].outputs, db_val(outs, (unsigned)i, 1),
+		    json_string(db_val(outs, (unsigned)i, 2)));
 	}
+	exec_prepare(r);
 	*out = r;
 	return 0;
 fail:

@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dagy/cmdline.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
 #include "worker.h"
@@ -66,12 +69,50 @@ set_error(struct step *s, const char *fmt, ...)
 	s->error = strdup(buf);
 }
 
+/* The step's state changed: it is to be recorded, and its run looked at
+ * again for steps that may start. */
+static void
+mark(struct step *s)
+{
+	s->dirty = 1;
+	s->run->unrecorded = 1;
+	s->run->changed = 1;
+}
+
+/* A step's children learn how it ended: one that succeeded may release
+ * them, one that did not dooms those still pending (unless the whole run
+ * is being stopped, which settles every step itself). */
+static void
+settle(struct step *s)
+{
+	struct run *r = s->run;
+	int i;
+
+	r->nopen--;
+	for (i = 0; i < s->nchildren; i++) {
+		struct step *c = &r->steps[s->children[i]];
+
+		if (c->st != ST_PENDING)
+			continue;
+		if (s->st == ST_SUCCESS) {
+			if (--c->waiting == 0)
+				r->ready[r->nready++] = c->idx;
+		} else if (!r->cancelling && !r->lost) {
+			c->st = ST_SKIPPED;
+			now_sql(c->finished_at);
+			mark(c);
+			settle(c);
+		}
+	}
+}
+
 static void
 finish_as(struct step *s, enum step_state st)
 {
 	s->st = st;
 	now_sql(s->finished_at);
-	s->dirty = 1;
+	mark(s);
+	settle(s);
 }
 
 static char *
@@ -149,8 +190,8 @@ build_env(struct step *s)
 		snprintf(name, sizeof(name), "DAGY_PARAM_%s", up);
 		ADD(env_entry(name, v));
 	}
-	for (k = 0; k < r->nsteps; k++) {
-		struct step *u = &r->steps[k];
+	for (k = 0; k < r->noutsteps; k++) {
+		struct step *u = &r->steps[r->outsteps[k]];
 		char sid[80];
 
 		if (u->st != ST_SUCCESS)
@@ -181,51 +222,61 @@ free_env(char **env)
 	free(env);
 }
 
-static void
-child_exec(struct step *s, char **env, int out, int err)
+/* The value of PATH in a step's environment, or NULL. */
+static const char *
+env_path(char **env)
 {
-	json_t *config = json_object_get(s->node, "config");
-	int devnull = open("/dev/null", O_RDONLY);
-	sigset_t none;
+	size_t i;
 
-	setpgid(0, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	dup2(devnull, 0);
-	dup2(out, 1);
-	dup2(err, 2);
-	close_range(3, ~0U, 0);
-	if (chdir(s->run->workdir) < 0)
-		_exit(126);
-	if (strcmp(s->type, "shell") == 0) {
-		const char *cmd = json_string_value(json_object_get(config, "command"));
-		char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-
-		execve("/bin/sh", argv, env);
-	} else if (strcmp(s->type, "python_function") == 0) {
-		const char *code = json_string_value(json_object_get(config, "code"));
-		char *argv[] = {"python3", "-c", (char *)code, NULL};
-
-		environ = env;
-		execvp("python3", argv);
-	} else {
-		environ = env;
-		_exit(builtin_http(s, s->run->params));
-	}
-	fprintf(stderr, "dagy: cannot run %s step: %s\n", s->type, strerror(errno));
-	_exit(127);
+	for (i = 0; env[i] != NULL; i++)
+		if (strncmp(env[i], "PATH=", 5) == 0)
+			return env[i] + 5;
+	return NULL;
 }
 
+/* The job of a built-in step, on its stdin: a memfd, or -1. */
+static int
+builtin_job(struct step *s)
+{
+	json_t *job = json_pack("{s:O, s:O, s:s, s:s, s:s, s:i}", "node", s->node,
+	    "params", s->run->params, "run_id", s->run->public_id, "flow",
+	    s->run->flow_name, "step_id", s->id, "timeout", s->timeout);
+	char *text = json_dumps(job, JSON_COMPACT);
+	int fd = memfd_create("dagy-job", MFD_CLOEXEC);
+	size_t len = text != NULL ? strlen(text) : 0;
+
+	if (fd >= 0 && (text == NULL || write(fd, text, len) != (ssize_t)len ||
+	    lseek(fd, 0, SEEK_SET) != 0)) {
+		close(fd);
+		fd = -1;
+	}
+	free(text);
+	json_decref(job);
+	return fd;
+}
+
+static void
+watch(struct worker *w, struct step *s, struct linebuf *lb, int fd, int stream)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lb};
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	lb->fd = fd;
+	lb->owner = s;
+	lb->stream = stream;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Asks the launcher for the step's process. A shell command with no shell
+ * syntax runs its program directly, as make does; the others, and those
+ * whose program is not found, run under /bin/sh -c. */
 static int
 start_step(struct worker *w, struct step *s, double now)
 {
-	int out[2] = {-1, -1}, err[2] = {-1, -1};
-	char **env;
-	pid_t pid;
+	json_t *config = json_object_get(s->node, "config");
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, in = -1, rc;
+	char **env = NULL, path[4096], words[4096], *argv[64];
+	const char *shcmd = NULL;
 
 	s->attempt++;
 	snprintf(s->outpath, sizeof(s->outpath), "%s/.output-%s-%d", s->run->workdir,
@@ -236,22 +287,50 @@ start_step(struct worker *w, struct step *s, double now)
 		goto fail;
 	}
 	env = build_env(s);
-	pid = fork();
-	if (pid == 0)
-		child_exec(s, env, out[1], err[1]);
-	free_env(env);
-	if (pid < 0) {
-		log_syserr("fork");
-		goto fail;
+	if (s->kind == SK_SHELL) {
+		const char *cmd = json_string_value(json_object_get(config, "command"));
+
+		if (cmdline_split(cmd, words, sizeof(words), argv, 64) > 0 &&
+		    cmdline_which(argv[0], env_path(env), s->run->workdir, path,
+		    sizeof(path)) == 0) {
+			shcmd = cmd;
+		} else {
+			snprintf(path, sizeof(path), "/bin/sh");
+			argv[0] = "sh";
+			argv[1] = "-c";
+			argv[2] = (char *)cmd;
+			argv[3] = NULL;
+		}
+	} else if (s->kind == SK_PYTHON) {
+		if (cmdline_which("python3", env_path(env), s->run->workdir, path,
+		    sizeof(path)) < 0)
+			snprintf(path, sizeof(path), "python3");
+		argv[0] = "python3";
+		argv[1] = "-c";
+		argv[2] = (char *)json_string_value(json_object_get(config, "code"));
+		argv[3] = NULL;
+	} else {
+		snprintf(path, sizeof(path), "%s", w->self_exe);
+		argv[0] = "dagy-worker";
+		argv[1] = "--builtin";
+		argv[2] = NULL;
+		in = builtin_job(s);
 	}
-	setpgid(pid, pid);
+	rc = launch_spawn(w->launcher, (uint64_t)(uintptr_t)s, path, argv, env,
+	    s->run->workdir, shcmd, in, out[1], err[1]);
+	free_env(env);
+	if (in >= 0)
+		close(in);
 	close(out[1]);
 	close(err[1]);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	s->out.fd = out[0];
-	s->err.fd = err[0];
-	s->pid = pid;
+	out[1] = err[1] = -1;
+	if (rc < 0) {
+		log_syserr("asking the launcher for a step");
+		goto fail;
+	}
+	watch(w, s, &s->out, out[0], 1);
+	watch(w, s, &s->err, err[0], 2);
+	s->pid = -1;
 	s->exited = s->timed_out = 0;
 	s->kill_at = 0;
 	s->started = now;
@@ -260,19 +339,23 @@ start_step(struct worker *w, struct step *s, double now)
 	s->exit_code = -1;
 	s->finished_at[0] = '\0';
 	now_sql(s->started_at);
-	s->dirty = 1;
-	w->running++;
+	mark(s);
+	s->slot = w->running;
+	w->procs[w->running++] = s;
+	s->run->nproc++;
 	return 0;
 fail:
-	if (out[0] >= 0) {
-		close(out[0]);
-		close(out[1]);
+	{
+		int e = errno, i;
+
+		for (i = 0; i < 2; i++) {
+			if (out[i] >= 0)
+				close(out[i]);
+			if (err[i] >= 0)
+				close(err[i]);
+		}
+		set_error(s, "could not start: %s", strerror(e));
 	}
-	if (err[0] >= 0) {
-		close(err[0]);
-		close(err[1]);
-	}
-	set_error(s, "could not start: %s", strerror(errno));
 	finish_as(s, ST_FAILED);
 	return -1;
 }
@@ -290,8 +373,11 @@ add_output(struct step *s, const char *key, size_t klen, const char *val, size_t
 	/* Values that are not UTF-8 cannot be stored as JSON; drop them. */
 	if ((v = json_stringn(val, vlen)) == NULL)
 		return;
+	if (json_object_size(s->outputs) == 0)
+		s->run->outsteps[s->run->noutsteps++] = s->idx;
 	json_object_set_new(s->outputs, k, v);
 	json_array_append_new(s->new_outputs, json_pack("[s, O]", k, v));
+	s->run->unrecorded = 1;
 }
 
 /* Reads key=value lines of the $DAGY_OUTPUT file. */
@@ -374,6 +460,18 @@ flush_partial(struct worker *w, struct step *s, struct linebuf *lb, int stream)
 
 static void finish_step(struct worker *w, struct step *s, double now);
 
+/* The step has no process any more. */
+static void
+drop_proc(struct worker *w, struct step *s)
+{
+	struct step *last = w->procs[--w->running];
+
+	w->procs[s->slot] = last;
+	last->slot = s->slot;
+	s->pid = 0;
+	s->run->nproc--;
+}
+
 static void
 try_finish(struct worker *w, struct step *s, double now)
 {
@@ -452,8 +550,7 @@ finish_step(struct worker *w, struct step *s, double now)
 
 	flush_partial(w, s, &s->out, 1);
 	flush_partial(w, s, &s->err, 2);
-	s->pid = 0;
-	w->running--;
+	drop_proc(w, s);
 	s->exit_code = code;
 	if (r->cancelling || r->lost) {
 		set_error(s, "cancelled");
@@ -475,7 +572,7 @@ finish_step(struct worker *w, struct step *s, double now)
 		set_error(s, "killed by signal %d", WTERMSIG(s->wstatus));
 	else
 		set_error(s, "exit code %d", code);
-	if (s->attempt <= s->retries) {
+	if (s->attempt - s->lost_attempts <= s->retries) {
 		double delay = s->retry_delay * pow(2, s->attempt - 1);
 		char note[256];
 
@@ -486,41 +583,41 @@ finish_step(struct worker *w, struct step *s, double now)
 		store_log(w, s, 0, note, strlen(note), 0);
 		s->st = ST_RETRY_WAIT;
 		s->retry_at = now + delay;
-		s->dirty = 1;
+		w->nretry = 1;
+		s->run->ready[s->run->nready++] = s->idx;
+		mark(s);
 		return;
 	}
 	finish_as(s, ST_FAILED);
 }
 
 void
-exec_reap_children(struct worker *w, double now)
+exec_launched(struct worker *w, const struct launch_msg *m, double now)
 {
-	struct run *r;
-	int wstatus, i;
-	pid_t pid;
+	struct step *s = (struct step *)(uintptr_t)m->token;
 
-	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-		for (r = w->runs; r != NULL; r = r->next)
-			for (i = 0; i < r->nsteps; i++) {
-				struct step *s = &r->steps[i];
-
-				if (s->pid != pid || s->exited)
-					continue;
-				s->exited = 1;
-				s->wstatus = wstatus;
-				s->exited_at = now;
-				/* Whatever the step left behind in its group goes too. */
-				kill(-pid, SIGKILL);
-				try_finish(w, s, now);
-			}
+	if (m->kind == LAUNCH_STARTED) {
+		s->pid = m->pid;
+		return;
 	}
+	if (m->kind == LAUNCH_FAILED) {
+		char note[256];
+
+		snprintf(note, sizeof(note), "[dagy] cannot run %s step: %s", s->type,
+		    strerror(m->status));
+		store_log(w, s, 2, note, strlen(note), 0);
+	}
+	s->exited = 1;
+	s->wstatus = m->kind == LAUNCH_FAILED ? 127 << 8 : m->status;
+	s->exited_at = now;
+	try_finish(w, s, now);
 }
 
 static void
-signal_group(struct step *s, int sig)
+signal_group(struct worker *w, struct step *s, int sig)
 {
-	if (s->pid > 0 && !s->exited)
-		kill(-s->pid, sig);
+	if (s->pid != 0 && !s->exited)
+		launch_signal(w->launcher, (uint64_t)(uintptr_t)s, sig);
 }
 
 void
@@ -529,29 +626,32 @@ exec_timers(struct worker *w, double now)
 	struct run *r;
 	int i;
 
-	for (r = w->runs; r != NULL; r = r->next)
-		for (i = 0; i < r->nsteps; i++) {
-			struct step *s = &r->steps[i];
+	/* Backwards: a step that finishes here leaves the list. */
+	for (i = w->running - 1; i >= 0; i--) {
+		struct step *s = w->procs[i];
 
-			if (s->pid == 0)
-				continue;
-			if (!s->exited && !s->timed_out && now >= s->deadline) {
-				s->timed_out = 1;
-				signal_group(s, SIGTERM);
-				s->kill_at = now + w->kill_grace;
-			}
-			if (!s->exited && s->kill_at > 0 && now >= s->kill_at) {
-				signal_group(s, SIGKILL);
-				s->kill_at = 0;
-			}
-			/* A daemon the step spawned outside its group may hold the
-			 * pipes open; stop waiting for it after a second. */
-			if (s->exited && now >= s->exited_at + 1) {
-				close_stream(&s->out);
-				close_stream(&s->err);
-				try_finish(w, s, now);
-			}
+		if (!s->exited && !s->timed_out && now >= s->deadline) {
+			s->timed_out = 1;
+			signal_group(w, s, SIGTERM);
+			s->kill_at = now + w->kill_grace;
 		}
+		if (!s->exited && s->kill_at > 0 && now >= s->kill_at) {
+			signal_group(w, s, SIGKILL);
+			s->kill_at = 0;
+		}
+		/* A daemon the step spawned outside its group may hold the
+		 * pipes open; stop waiting for it after a second. */
+		if (s->exited && now >= s->exited_at + 1) {
+			close_stream(&s->out);
+			close_stream(&s->err);
+			try_finish(w, s, now);
+		}
+	}
+	if (w->nretry > 0)
+		for (r = w->runs; r != NULL; r = r->next)
+			for (i = 0; i < r->nsteps; i++)
+				if (r->steps[i].st == ST_RETRY_WAIT && now >= r->steps[i].retry_at)
+					r->changed = 1;
 }
 
 double
@@ -562,19 +662,25 @@ exec_next_timer(struct worker *w, double now)
 	int i;
 
 #define EARLIER(t) do { if ((t) > 0 && (t) < next) next = (t); } while (0)
-	for (r = w->runs; r != NULL; r = r->next)
-		for (i = 0; i < r->nsteps; i++) {
-			struct step *s = &r->steps[i];
+	for (i = 0; i < w->running; i++) {
+		struct step *s = w->procs[i];
 
-			if (s->pid > 0 && !s->exited && !s->timed_out)
-				EARLIER(s->deadline);
-			if (s->pid > 0 && !s->exited)
-				EARLIER(s->kill_at);
-			if (s->pid > 0 && s->exited)
-				EARLIER(s->exited_at + 1);
-			if (s->st == ST_RETRY_WAIT)
-				EARLIER(s->retry_at);
-		}
+		if (!s->exited && !s->timed_out)
+			EARLIER(s->deadline);
+		if (!s->exited)
+			EARLIER(s->kill_at);
+		if (s->exited)
+			EARLIER(s->exited_at + 1);
+	}
+	if (w->nretry > 0) {
+		w->nretry = 0;
+		for (r = w->runs; r != NULL; r = r->next)
+			for (i = 0; i < r->nsteps; i++)
+				if (r->steps[i].st == ST_RETRY_WAIT) {
+					EARLIER(r->steps[i].retry_at);
+					w->nretry = 1;
+				}
+	}
 #undef EARLIER
 	return next;
 }
@@ -589,8 +695,8 @@ exec_cancel_run(struct worker *w, struct run *r, double now)
 	for (i = 0; i < r->nsteps; i++) {
 		struct step *s = &r->steps[i];
 
-		if (s->pid > 0) {
-			signal_group(s, SIGTERM);
+		if (s->pid != 0) {
+			signal_group(w, s, SIGTERM);
 			s->kill_at = now + grace;
 		} else if (!terminal(s->st)) {
 			set_error(s, "cancelled");
@@ -607,88 +713,118 @@ exec_kill_all(struct worker *w)
 
 	for (r = w->runs; r != NULL; r = r->next)
 		for (i = 0; i < r->nsteps; i++)
-			signal_group(&r->steps[i], SIGKILL);
+			signal_group(w, &r->steps[i], SIGKILL);
+}
+
+void
+exec_abandon_all(struct worker *w)
+{
+	struct run *r;
+	int i;
+
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsteps; i++) {
+			struct step *s = &r->steps[i];
+
+			if (s->pid == 0)
+				continue;
+			if (s->pid > 0 && !s->exited)
+				kill(-s->pid, SIGKILL);
+			close_stream(&s->out);
+			close_stream(&s->err);
+			drop_proc(w, s);
+		}
 }
 
 void
 exec_step_decided(struct worker *w, struct step *s, int approved)
 {
 	(void)w;
-	s->st = approved ? ST_SUCCESS : ST_REJECTED;
 	if (!approved)
 		set_error(s, "rejected");
-	now_sql(s->finished_at);
+	finish_as(s, approved ? ST_SUCCESS : ST_REJECTED);
 }
 
-/* Ready: every dependency succeeded. Doomed: one of them will not. */
-static int
-readiness(struct step *s)
+void
+exec_prepare(struct run *r)
 {
-	int i;
+	int i, k;
 
-	for (i = 0; i < s->ndeps; i++) {
-		enum step_state st = s->run->steps[s->deps[i]].st;
-
-		if (st == ST_FAILED || st == ST_SKIPPED || st == ST_CANCELLED ||
-		    st == ST_REJECTED)
-			return -1;
-		if (st != ST_SUCCESS)
-			return 0;
-	}
-	return 1;
-}
-
-static void
-check_done(struct run *r)
-{
-	int i, busy = 0;
-
+	r->nopen = r->nready = 0;
 	for (i = 0; i < r->nsteps; i++)
-		busy |= !terminal(r->steps[i].st) || r->steps[i].pid > 0;
-	r->finished = !busy;
+		r->nopen += !terminal(r->steps[i].st);
+	for (i = 0; i < r->nsteps; i++) {
+		struct step *s = &r->steps[i];
+		int doomed = 0;
+
+		if (s->st != ST_PENDING)
+			continue;
+		s->waiting = 0;
+		for (k = 0; k < s->ndeps; k++) {
+			enum step_state st = r->steps[s->deps[k]].st;
+
+			s->waiting += st != ST_SUCCESS;
+			doomed |= terminal(st) && st != ST_SUCCESS;
+		}
+		if (doomed) {
+			finish_as(s, ST_SKIPPED);
+		} else if (s->waiting == 0 && s->st == ST_PENDING) {
+			r->ready[r->nready++] = i;
+		}
+	}
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].st == ST_RETRY_WAIT)
+			r->ready[r->nready++] = i;
+	r->changed = 1;
+}
+
+/* Starts what is ready, in the order it became ready. Returns 0 when the
+ * worker has no slot left for what remains. */
+static int
+start_ready(struct worker *w, struct run *r, double now)
+{
+	int i, kept = 0, full = 0;
+
+	for (i = 0; i < r->nready; i++) {
+		struct step *s = &r->steps[r->ready[i]];
+
+		if (s->st == ST_RETRY_WAIT && now < s->retry_at) {
+			r->ready[kept++] = s->idx;
+			continue;
+		}
+		if (s->st != ST_PENDING && s->st != ST_RETRY_WAIT)
+			continue;
+		if (s->kind == SK_NOOP) {
+			now_sql(s->started_at);
+			finish_as(s, ST_SUCCESS);
+		} else if (s->kind == SK_APPROVAL) {
+			now_sql(s->started_at);
+			s->st = ST_WAITING_APPROVAL;
+			mark(s);
+		} else if (!full && w->running < w->concurrency && !w->stopping) {
+			start_step(w, s, now);
+		} else {
+			full = 1;
+			r->ready[kept++] = s->idx;
+		}
+	}
+	r->nready = kept;
+	return !full;
 }
 
 void
 exec_schedule(struct worker *w, double now)
 {
 	struct run *r;
-	int i;
 
 	for (r = w->runs; r != NULL; r = r->next) {
-		if (r->finished)
+		if (r->finished || !r->changed)
 			continue;
-		if (r->cancelling || r->lost) {
-			check_done(r);
-			continue;
-		}
-		for (i = 0; i < r->nsteps; i++) {
-			struct step *s = &r->steps[i];
-			int ready;
-
-			if (s->st == ST_RETRY_WAIT && now < s->retry_at)
-				continue;
-			if (s->st != ST_PENDING && s->st != ST_RETRY_WAIT)
-				continue;
-			if ((ready = readiness(s)) < 0) {
-				finish_as(s, ST_SKIPPED);
-				continue;
-			}
-			if (ready == 0)
-				continue;
-			if (strcmp(s->type, "noop") == 0) {
-				now_sql(s->started_at);
-				finish_as(s, ST_SUCCESS);
-			} else if (strcmp(s->type, "approval") == 0) {
-				if (s->st != ST_WAITING_APPROVAL) {
-					now_sql(s->started_at);
-					s->st = ST_WAITING_APPROVAL;
-					s->dirty = 1;
-				}
-			} else if (w->running < w->concurrency && !w->stopping) {
-				start_step(w, s, now);
-			}
-		}
-		check_done(r);
+		r->changed = 0;
+		/* No slot now: look again when there is one. */
+		if (!r->cancelling && !r->lost && !start_ready(w, r, now))
+			r->changed = 1;
+		r->finished = r->nopen == 0 && r->nproc == 0;
 	}
 }
 
@@ -719,11 +855,15 @@ run_free(struct run *r)
 		free(s->out.buf);
 		free(s->err.buf);
 		free(s->deps);
+		free(s->children);
 		free(s->error);
 		json_decref(s->outputs);
 		json_decref(s->new_outputs);
 	}
 	free(r->steps);
+	free(r->ready);
+	json_decref(r->index);
+	free(r->outsteps);
 	free(r->flow_name);
 	json_decref(r->spec);
 	json_decref(r->params);

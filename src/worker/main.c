@@ -5,12 +5,13 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -20,7 +21,8 @@
 #include "dagy/wake.h"
 #include "worker.h"
 
-#define FLUSH_EVERY 0.010 /* seconds between commits while steps are busy */
+#define FLUSH_EVERY 0.025 /* seconds between commits while steps are busy */
+#define MAX_EVENTS 64
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -77,11 +79,7 @@ retire_runs(struct worker *w)
 
 	while (*pp != NULL) {
 		struct run *r = *pp;
-		int i, busy = 0;
-
-		for (i = 0; i < r->nsteps; i++)
-			busy |= r->steps[i].pid > 0;
-		if (!busy && ((r->finished && r->done_recorded) || (r->lost && r->finished))) {
+		if (r->nproc == 0 && r->finished && (r->done_recorded || r->lost)) {
 			*pp = r->next;
 			w->nruns--;
 			run_free(r);
@@ -91,23 +89,43 @@ retire_runs(struct worker *w)
 	}
 }
 
+/* How long a stop may take to record what is left. */
+static double
+grace_of(const struct config *cfg)
+{
+	return (double)config_int(cfg, "worker", "shutdown_grace_seconds");
+}
+
+/* What an epoll event is about when it is not a step's stream. */
+static char tag_signal, tag_wake, tag_launcher, tag_store;
+
 static int
-run_loop(struct worker *w, int wake_fd)
+watch_fd(struct worker *w, int fd, void *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int
+run_loop(struct worker *w, int wake_fd, int store_fd)
 {
 	double poll_every = config_int(w->cfg, "worker", "poll_interval_ms") / 1000.0;
-	double grace = (double)config_int(w->cfg, "worker", "shutdown_grace_seconds");
+	double grace = grace_of(w->cfg);
 	double next_poll = 0, next_beat = 0, next_reap = 0, last_flush = 0;
 	double stop_deadline = 0, next_fire = 0;
-	int killed = 0, backlog = 0;
-	struct pollfd *pfd = NULL;
-	struct step **owner = NULL;
-	size_t cap = 0;
+	int killed = 0, backlog = 0, lost_launcher = 0;
+	struct epoll_event evs[MAX_EVENTS];
 
+	if (watch_fd(w, sig_pipe[0], &tag_signal) < 0 || watch_fd(w, w->launcher, &tag_launcher) < 0 ||
+	    watch_fd(w, store_fd, &tag_store) < 0 ||
+	    (wake_fd >= 0 && watch_fd(w, wake_fd, &tag_wake) < 0)) {
+		log_syserr("epoll_ctl");
+		return 1;
+	}
 	for (;;) {
 		double now = now_mono(), wait, timer;
-		struct run *r;
-		size_t n = 0, i;
-		int k;
+		int nev, k;
 
 		if (now >= next_beat) {
 			if (claim_heartbeat(w) < 0)
@@ -154,13 +172,12 @@ run_loop(struct worker *w, int wake_fd)
 			}
 		}
 
-		if (store_pending(w) && (w->running == 0 || now - last_flush >= FLUSH_EVERY)) {
-			store_flush(w);
+		if (!w->store_busy && (w->running == 0 || now - last_flush >= FLUSH_EVERY) &&
+		    store_flush(w))
 			last_flush = now;
-		}
 		retire_runs(w);
 		if (w->stopping) {
-			if (w->running == 0 && !store_pending(w))
+			if (w->running == 0 && !store_pending(w) && !w->store_busy)
 				break;
 			if (now >= stop_deadline && !killed) {
 				log_warn("shutdown grace over: killing %d running step(s)", w->running);
@@ -177,70 +194,63 @@ run_loop(struct worker *w, int wake_fd)
 		timer = exec_next_timer(w, now);
 		if (timer < wait)
 			wait = timer;
-		if (store_pending(w) && last_flush + FLUSH_EVERY < wait)
+		if (!w->store_busy && store_pending(w) && last_flush + FLUSH_EVERY < wait)
 			wait = last_flush + FLUSH_EVERY;
 		if (w->stopping && stop_deadline < wait && !killed)
 			wait = stop_deadline;
 		wait -= now;
 
-		if (cap < (size_t)w->running * 2 + 2) {
-			cap = (size_t)w->running * 2 + 16;
-			pfd = realloc(pfd, cap * sizeof(*pfd));
-			owner = realloc(owner, cap * sizeof(*owner));
-		}
-		pfd[n++] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
-		pfd[n++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
-		for (r = w->runs; r != NULL; r = r->next)
-			for (k = 0; k < r->nsteps; k++) {
-				struct step *s = &r->steps[k];
-
-				if (s->pid == 0)
-					continue;
-				if (n + 2 > cap)
-					break;
-				if (s->out.fd >= 0) {
-					owner[n] = s;
-					pfd[n++] = (struct pollfd){.fd = s->out.fd, .events = POLLIN};
-				}
-				if (s->err.fd >= 0) {
-					owner[n] = s;
-					pfd[n++] = (struct pollfd){.fd = s->err.fd, .events = POLLIN};
-				}
-			}
-		if (poll(pfd, n, wait <= 0 ? 0 : (int)(wait * 1000) + 1) < 0 && errno != EINTR) {
-			log_syserr("poll");
+		nev = epoll_wait(w->epfd, evs, MAX_EVENTS, wait <= 0 ? 0 : (int)(wait * 1000) + 1);
+		if (nev < 0 && errno != EINTR) {
+			log_syserr("epoll_wait");
 			break;
 		}
 		now = now_mono();
-		if (pfd[0].revents & POLLIN) {
-			char sigs[64];
-			ssize_t got = read(sig_pipe[0], sigs, sizeof(sigs)), j;
+		for (k = 0; k < nev; k++) {
+			void *tag = evs[k].data.ptr;
 
-			for (j = 0; j < got; j++)
-				if ((sigs[j] == SIGTERM || sigs[j] == SIGINT) && !w->stopping) {
-					log_info("stopping: no new runs; %d step(s) may finish "
-					    "within %.0f s", w->running, grace);
-					w->stopping = 1;
-					stop_deadline = now + grace;
+			if (tag == &tag_signal) {
+				char sigs[64];
+				ssize_t got = read(sig_pipe[0], sigs, sizeof(sigs)), j;
+
+				for (j = 0; j < got; j++)
+					if ((sigs[j] == SIGTERM || sigs[j] == SIGINT) && !w->stopping) {
+						log_info("stopping: no new runs; %d step(s) may finish "
+						    "within %.0f s", w->running, grace);
+						w->stopping = 1;
+						stop_deadline = now + grace;
+					}
+				while (waitpid(-1, NULL, WNOHANG) > 0)
+					;
+			} else if (tag == &tag_store) {
+				store_collected(w);
+			} else if (tag == &tag_wake) {
+				if (wake_drain(wake_fd) > 0)
+					next_poll = 0;
+			} else if (tag == &tag_launcher) {
+				struct launch_msg m;
+				int got;
+
+				while ((got = launch_recv(w->launcher, &m)) == 1)
+					exec_launched(w, &m, now);
+				if (got < 0 && !lost_launcher) {
+					log_err("the step launcher is gone: killing running steps "
+					    "and giving their runs back");
+					epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->launcher, NULL);
+					exec_abandon_all(w);
+					w->stopping = lost_launcher = 1;
+					stop_deadline = now;
 				}
-			exec_reap_children(w, now);
-		}
-		if ((pfd[1].revents & POLLIN) && wake_drain(wake_fd) > 0)
-			next_poll = 0;
-		for (i = 2; i < n; i++) {
-			struct step *s = owner[i];
+			} else {
+				struct linebuf *lb = tag;
 
-			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			/* The step may have finished on an earlier fd of this round. */
-			if (s->pid == 0)
-				continue;
-			exec_read(w, s, pfd[i].fd == s->out.fd ? 1 : 2, now);
+				/* The stream may have closed on an earlier event. */
+				if (lb->fd >= 0)
+					exec_read(w, lb->owner, lb->stream, now);
+			}
 		}
 	}
-	free(pfd);
-	free(owner);
-	return 0;
+	return lost_launcher ? 1 : 0;
 }
 
 int
@@ -249,10 +259,13 @@ main(int argc, char **argv)
 	struct worker w;
 	struct config *cfg = NULL;
 	char err[512], wake_path[128] = "";
-	int wake_fd = -1, rc = 1, i;
+	int wake_fd = -1, store_fd, rc = 1, i;
 
 	memset(&w, 0, sizeof(w));
+	w.launcher = w.epfd = -1;
 	log_init("dagy-worker", LOG_LVL_INFO);
+	if (argc == 2 && strcmp(argv[1], "--builtin") == 0)
+		return builtin_main();
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0)
 			return printf("dagy-worker %s\n", PACKAGE_VERSION), 0;
@@ -269,6 +282,16 @@ main(int argc, char **argv)
 		goto done;
 	}
 	w.cfg = cfg;
+	/* First, while this process is small: every step is spawned from it. */
+	if ((w.launcher = launch_start(&w.launcher_pid)) < 0) {
+		log_syserr("cannot start the step launcher");
+		goto done;
+	}
+	if (readlink("/proc/self/exe", w.self_exe, sizeof(w.self_exe) - 1) < 0 ||
+	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_syserr("dagy-worker");
+		goto done;
+	}
 	w.concurrency = (int)config_int(cfg, "worker", "concurrency");
 	w.max_runs = (int)config_int(cfg, "worker", "max_runs");
 	w.lease = (int)config_int(cfg, "worker", "lease_seconds");
@@ -279,6 +302,7 @@ main(int argc, char **argv)
 		log_err("[worker] concurrency and max_runs must be >= 1, lease_seconds >= 3");
 		goto done;
 	}
+	w.procs = calloc((size_t)w.concurrency, sizeof(*w.procs));
 	gethostname(w.host, sizeof(w.host) - 1);
 	snprintf(w.name, sizeof(w.name), "%s:%d", w.host, (int)getpid());
 	snprintf(w.workdir, sizeof(w.workdir), "%s", config_str(cfg, "worker", "work_dir"));
@@ -292,9 +316,14 @@ main(int argc, char **argv)
 	if (db_open(&w.db, cfg) < 0)
 		goto done;
 	w.logs = json_array();
+	if ((store_fd = store_start(&w)) < 0) {
+		log_syserr("cannot start the recorder");
+		goto done;
+	}
 	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
-	rc = run_loop(&w, wake_fd);
-	store_flush(&w);
+	rc = run_loop(&w, wake_fd, store_fd);
+	/* Everything recorded, then the runs given back: never the reverse. */
+	store_drain(&w, grace_of(cfg));
 	if (claim_release(&w) < 0)
 		log_warn("releasing runs failed: %s", db_errmsg(w.db));
 	while (w.runs != NULL) {
@@ -306,11 +335,20 @@ main(int argc, char **argv)
 	}
 	log_info("worker %s stopped", w.name);
 done:
+	store_stop(&w);
+	/* Closing its socket lets the launcher go; no step is left by now. */
+	if (w.launcher >= 0) {
+		close(w.launcher);
+		waitpid(w.launcher_pid, NULL, 0);
+	}
+	if (w.epfd >= 0)
+		close(w.epfd);
 	if (wake_fd >= 0) {
 		close(wake_fd);
 		unlink(wake_path);
 	}
 	json_decref(w.logs);
+	free(w.procs);
 	db_close(w.db);
 	curl_global_cleanup();
 	config_free(cfg);

@@ -1,9 +1,17 @@
 /* Recording execution: every state change, output and log line gathered
- * since the last flush is written in one transaction, so a wide graph
- * costs one commit per burst of activity, not one per step. Updates are
- * conditional on the run still being this worker's. */
+ * since the last batch is written by the recorder thread in one
+ * transaction of a few set-based statements, so a wide graph costs one
+ * commit per burst of activity and the executor never waits for it.
+ * Updates are conditional on the run still being this worker's. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dagy/arena.h"
 #include "dagy/db.h"
@@ -70,26 +78,92 @@ store_log(struct worker *w, struct step *s, int stream, const char *line,
 	    (json_int_t)s->run->id, s->id, stream, ts, utf8_string(line, len), cut));
 }
 
-static const char SQL_STEP[] =
-    "UPDATE step_runs s JOIN runs r ON r.id = s.run_id"
-    " SET s.status = ?, s.attempt = ?, s.exit_code = NULLIF(?, -1), s.error = ?,"
-    " s.started_at = NULLIF(?, ''), s.finished_at = NULLIF(?, ''), s.worker = ?,"
-    " s.updated_at = UTC_TIMESTAMP(6)"
-    " WHERE s.id = ? AND r.worker_id = ?";
-static const char SQL_OUTPUT[] =
-    "INSERT INTO step_outputs (run_id, step_id, k, v) VALUES (?, ?, ?, ?)"
+/* One batch of changes, self-contained so the recorder thread never
+ * touches the worker's runs: every row starts with its run's id. */
+struct batch {
+	json_t *steps;    /* [run, step row, status, attempt, exit, error, started, finished] */
+	json_t *outputs;  /* [run, step, key, value] */
+	json_t *touched;  /* [run] */
+	json_t *done;     /* [run, status, error, output] */
+	json_t *logs;     /* [run, step, stream, ts, line, cut] */
+	int rc;           /* set by the recorder: 0 or the db_err that stopped it */
+	json_t *recorded; /* runs whose verdict was written */
+	json_t *lost;     /* runs no longer this worker's */
+	json_t *vanished; /* runs deleted meanwhile */
+};
+
+/* The recorder: a thread with its own connection that writes batches in
+ * order, retrying until each is stored, so the loop that starts steps never
+ * waits for a commit. */
+struct recorder {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct db *db;
+	const char *name;
+	struct batch *todo, *done;  /* one batch at a time in each slot */
+	int quit, give_up;
+	int efd;                    /* eventfd: a batch is done */
+};
+
+/* The list drives each statement (STRAIGHT_JOIN): otherwise the optimiser
+ * may scan a run's steps and re-read the list for each of them. */
+static const char SQL_STEPS[] =
+    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS("
+    " id BIGINT PATH '$[1]', st VARCHAR(20) PATH '$[2]', at INT PATH '$[3]',"
+    " ec INT PATH '$[4]', er TEXT PATH '$[5]', sa VARCHAR(32) PATH '$[6]',"
+    " fa VARCHAR(32) PATH '$[7]')) j STRAIGHT_JOIN step_runs s ON s.id = j.id"
+    " STRAIGHT_JOIN runs r ON r.id = s.run_id AND r.worker_id = ?"
+    " SET s.status = j.st, s.attempt = j.at, s.exit_code = NULLIF(j.ec, -1),"
+    " s.error = j.er, s.started_at = NULLIF(j.sa, ''), s.finished_at = NULLIF(j.fa, ''),"
+    " s.worker = ?, s.updated_at = UTC_TIMESTAMP(6)";
+static const char SQL_OUTPUTS[] =
+    "INSERT INTO step_outputs (run_id, step_id, k, v)"
+    " SELECT j.r, j.s, j.k, j.v FROM JSON_TABLE(?, '$[*]' COLUMNS("
+    " r BIGINT PATH '$[0]', s VARCHAR(64) PATH '$[1]', k VARCHAR(128) PATH '$[2]',"
+    " v LONGTEXT PATH '$[3]')) j"
     " ON DUPLICATE KEY UPDATE v = VALUES(v)";
-static const char SQL_RUN_DONE[] =
-    "UPDATE runs SET status = ?, completed_at = UTC_TIMESTAMP(6), error = ?,"
-    " output = ?, lease_expires_at = NULL, updated_at = UTC_TIMESTAMP(6)"
-    " WHERE id = ? AND worker_id = ? AND status = 'running'";
-static const char SQL_RUN_TOUCH[] =
-    "UPDATE runs SET updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
+static const char SQL_DONE[] =
+    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$[0]',"
+    " st VARCHAR(16) PATH '$[1]', er TEXT PATH '$[2]', ou LONGTEXT PATH '$[3]')) j"
+    " STRAIGHT_JOIN runs r ON r.id = j.id"
+    " SET r.status = j.st, r.completed_at = UTC_TIMESTAMP(6), r.error = j.er,"
+    " r.output = j.ou, r.lease_expires_at = NULL, r.updated_at = UTC_TIMESTAMP(6)"
+    " WHERE r.worker_id = ? AND r.status = 'running'";
+/* Keeps updated_at moving for clients polling by it. */
+static const char SQL_TOUCH[] =
+    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$[0]')) j"
+    " STRAIGHT_JOIN runs r ON r.id = j.id SET r.updated_at = UTC_TIMESTAMP(6)";
 static const char SQL_LOGS[] =
     "INSERT INTO step_logs (run_id, step_id, stream, ts, line, truncated)"
     " SELECT j.r, j.s, j.st, j.ts, j.l, j.c FROM JSON_TABLE(?, '$[*]' COLUMNS("
     " r BIGINT PATH '$[0]', s VARCHAR(64) PATH '$[1]', st INT PATH '$[2]',"
     " ts DATETIME(6) PATH '$[3]', l LONGTEXT PATH '$[4]', c INT PATH '$[5]')) j";
+/* Which of a batch's runs are not this worker's any more, or are gone. */
+static const char SQL_NOT_MINE[] =
+    "SELECT j.id, r.id IS NULL FROM JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$[0]')) j"
+    " LEFT JOIN runs r ON r.id = j.id"
+    " WHERE r.id IS NULL OR r.worker_id IS NULL OR r.worker_id <> ? OR r.status <> 'running'";
+static const char SQL_RECORDED[] =
+    "SELECT r.id FROM JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$[0]',"
+    " st VARCHAR(16) PATH '$[1]')) j"
+    " STRAIGHT_JOIN runs r ON r.id = j.id WHERE r.worker_id = ? AND r.status = j.st";
+
+static void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	json_decref(b->steps);
+	json_decref(b->outputs);
+	json_decref(b->touched);
+	json_decref(b->done);
+	json_decref(b->logs);
+	json_decref(b->recorded);
+	json_decref(b->lost);
+	json_decref(b->vanished);
+	free(b);
+}
 
 /* The run's verdict once every step is done. */
 static void
@@ -116,147 +190,417 @@ verdict(struct run *r, const char **status, char **error, char **output)
 	json_decref(out);
 }
 
-static int
-record_run(struct worker *w, struct run *r)
+/* Moves a run's unrecorded changes into b. Strings are copied: the batch
+ * is read on another thread. */
+static void
+collect_run(struct batch *b, struct run *r)
 {
-	int64_t rc = 0;
+	json_int_t id = (json_int_t)r->id;
 	int i, touched = 0;
 
-	if (r->lost)
-		return 0;
+	r->unrecorded = 0;
 	for (i = 0; i < r->nsteps; i++) {
 		struct step *s = &r->steps[i];
 		size_t k;
 		json_t *kv;
 
 		if (s->dirty) {
-			rc = db_exec(w->db, SQL_STEP, "siissssis", state_names[s->st],
-			    (int64_t)s->attempt, (int64_t)s->exit_code, s->error,
-			    s->started_at, s->finished_at, w->name, s->db_id, w->name);
-			if (rc < 0)
-				return (int)rc;
-			if (rc == 0)
-				r->lost = 1;
+			json_array_append_new(b->steps, json_pack("[I, I, s, i, i, s?, s, s]", id,
+			    (json_int_t)s->db_id, state_names[s->st], s->attempt, s->exit_code,
+			    s->error, s->started_at, s->finished_at));
+			s->dirty = 0;
 			touched = 1;
 		}
-		json_array_foreach(s->new_outputs, k, kv) {
-			if ((rc = db_exec(w->db, SQL_OUTPUT, "isss", r->id, s->id,
+		json_array_foreach(s->new_outputs, k, kv)
+			json_array_append_new(b->outputs, json_pack("[I, s, s, s]", id, s->id,
 			    json_string_value(json_array_get(kv, 0)),
-			    json_string_value(json_array_get(kv, 1)))) < 0)
-				return (int)rc;
-		}
+			    json_string_value(json_array_get(kv, 1))));
+		json_array_clear(s->new_outputs);
 	}
-	if (r->finished && !r->cancelling && !r->lost) {
+	if (r->finished && !r->cancelling && !r->done_sent) {
 		const char *status;
 		char *error, *output;
 
 		verdict(r, &status, &error, &output);
-		rc = db_exec(w->db, SQL_RUN_DONE, "sssis", status, error, output, r->id, w->name);
-		if (rc >= 0)
-			log_info("run %s %s", r->public_id, status);
+		json_array_append_new(b->done, json_pack("[I, s, s?, s]", id, status, error,
+		    output));
 		free(error);
 		free(output);
+		r->done_sent = 1;
 	} else if (touched) {
-		/* Keeps updated_at moving for clients polling by it. */
-		rc = db_exec(w->db, SQL_RUN_TOUCH, "i", r->id);
+		json_array_append_new(b->touched, json_pack("[I]", id));
 	}
-	return rc < 0 ? (int)rc : 0;
 }
 
-static const char SQL_RUN_EXISTS[] = "SELECT 1 FROM runs WHERE id = ?";
+/* Every run id of the batch, once. */
+static json_t *
+batch_runs(const struct batch *b)
+{
+	json_t *seen = json_object(), *ids = json_array(), *lists[] = {b->steps, b->outputs,
+	    b->touched, b->done, b->logs}, *row;
+	size_t i, k;
 
-/* A run deleted under us (its flow was deleted) makes inserts fail on the
- * foreign key: let it go, with the log lines gathered for it. */
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		json_array_foreach(lists[i], k, row) {
+			char key[32];
+			json_int_t id = json_integer_value(json_array_get(row, 0));
+
+			snprintf(key, sizeof(key), "%lld", (long long)id);
+			if (json_object_get(seen, key) == NULL) {
+				json_object_set_new(seen, key, json_true());
+				json_array_append_new(ids, json_pack("[I]", id));
+			}
+		}
+	json_decref(seen);
+	return ids;
+}
+
+/* Drops every row of the runs in gone (a JSON array of ids). */
 static void
-drop_vanished(struct worker *w)
+batch_drop(struct batch *b, const json_t *gone)
+{
+	json_t *lists[] = {b->steps, b->outputs, b->touched, b->done, b->logs};
+	size_t i, k, g;
+
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (k = json_array_size(lists[i]); k-- > 0;) {
+			json_int_t id = json_integer_value(json_array_get(json_array_get(lists[i], k), 0));
+
+			for (g = 0; g < json_array_size(gone); g++)
+				if (json_integer_value(json_array_get(gone, g)) == id) {
+					json_array_remove(lists[i], k);
+					break;
+				}
+		}
+}
+
+/* Runs one statement whose only parameter is a JSON list (and, with name,
+ * the worker's name once or twice); an empty list costs nothing. */
+static int64_t
+exec_list(struct db *db, const char *sql, json_t *list, const char *name, int names)
+{
+	char *text;
+	int64_t rc;
+
+	if (json_array_size(list) == 0)
+		return 0;
+	text = json_dumps(list, JSON_COMPACT);
+	rc = names == 2 ? db_exec(db, sql, "sss", text, name, name) :
+	    names == 1 ? db_exec(db, sql, "ss", text, name) : db_exec(db, sql, "s", text);
+	free(text);
+	return rc;
+}
+
+/* Finds which of the batch's runs are lost or vanished and takes them out,
+ * so the rest can be written. Returns how many or a db_err. */
+static int
+sort_out(struct recorder *rec, struct batch *b)
 {
 	struct arena a = {0};
+	struct db_res *res;
+	json_t *ids = batch_runs(b), *gone = json_array();
+	char *text = json_dumps(ids, JSON_COMPACT);
+	unsigned i;
+	int rc;
+
+	rc = db_query(rec->db, &a, &res, SQL_NOT_MINE, "ss", text, rec->name);
+	if (rc == 0) {
+		for (i = 0; i < res->nrows; i++) {
+			json_int_t id = db_int(res, i, 0);
+
+			json_array_append_new(gone, json_integer(id));
+			json_array_append_new(db_int(res, i, 1) ? b->vanished : b->lost,
+			    json_integer(id));
+		}
+		batch_drop(b, gone);
+		rc = (int)json_array_size(gone);
+	}
+	free(text);
+	json_decref(ids);
+	json_decref(gone);
+	arena_free(&a);
+	return rc;
+}
+
+/* One attempt at writing b in one transaction. sorted: the batch's runs
+ * were just checked, so fewer rows than steps is no reason to look again. */
+static int
+write_batch(struct recorder *rec, struct batch *b, int sorted)
+{
+	struct arena a = {0};
+	struct db_res *res;
+	int64_t rc;
+	unsigned i;
+	char *text = NULL;
+
+	if ((rc = db_begin(rec->db)) < 0)
+		goto fail;
+	if ((rc = exec_list(rec->db, SQL_STEPS, b->steps, rec->name, 2)) < 0)
+		goto fail;
+	if (rc < (int64_t)json_array_size(b->steps) && !sorted) {
+		/* Some run is not ours any more: write none of this, sort the
+		 * batch out and try again. */
+		db_rollback(rec->db);
+		if ((rc = sort_out(rec, b)) < 0)
+			goto fail;
+		return write_batch(rec, b, 1);
+	}
+	if ((rc = exec_list(rec->db, SQL_OUTPUTS, b->outputs, NULL, 0)) < 0 ||
+	    (rc = exec_list(rec->db, SQL_TOUCH, b->touched, NULL, 0)) < 0 ||
+	    (rc = exec_list(rec->db, SQL_LOGS, b->logs, NULL, 0)) < 0 ||
+	    (rc = exec_list(rec->db, SQL_DONE, b->done, rec->name, 1)) < 0)
+		goto fail;
+	json_array_clear(b->recorded);
+	if (json_array_size(b->done) > 0) {
+		text = json_dumps(b->done, JSON_COMPACT);
+		if ((rc = db_query(rec->db, &a, &res, SQL_RECORDED, "ss", text, rec->name)) < 0)
+			goto fail;
+		for (i = 0; i < res->nrows; i++)
+			json_array_append_new(b->recorded, json_integer(db_int(res, i, 0)));
+	}
+	if ((rc = db_commit(rec->db)) < 0)
+		goto fail;
+	free(text);
+	arena_free(&a);
+	return 0;
+fail:
+	free(text);
+	arena_free(&a);
+	db_rollback(rec->db);
+	/* A run deleted under us (its flow was deleted) makes inserts fail on
+	 * the foreign key: let it go, with everything gathered for it. */
+	if (rc == DB_EFK && !sorted && sort_out(rec, b) > 0)
+		return write_batch(rec, b, 1);
+	return (int)rc;
+}
+
+static void *
+recorder_main(void *arg)
+{
+	struct recorder *rec = arg;
+
+	pthread_mutex_lock(&rec->mu);
+	for (;;) {
+		struct batch *b;
+		double delay = 0.01;
+		time_t warned = 0;
+		uint64_t one = 1;
+
+		while (rec->todo == NULL && !rec->quit)
+			pthread_cond_wait(&rec->cv, &rec->mu);
+		if (rec->todo == NULL)
+			break;
+		b = rec->todo;
+		pthread_mutex_unlock(&rec->mu);
+		while ((b->rc = write_batch(rec, b, 0)) < 0) {
+			struct timespec ts;
+			int stop;
+
+			if (b->rc != DB_EDEADLOCK && time(NULL) - warned >= 10) {
+				log_warn("recording execution failed: %s; retrying", db_errmsg(rec->db));
+				warned = time(NULL);
+			}
+			pthread_mutex_lock(&rec->mu);
+			stop = rec->give_up;
+			pthread_mutex_unlock(&rec->mu);
+			if (stop)
+				break;
+			ts.tv_sec = (time_t)delay;
+			ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
+			nanosleep(&ts, NULL);
+			delay = delay * 2 < 1 ? delay * 2 : 1;
+		}
+		pthread_mutex_lock(&rec->mu);
+		rec->todo = NULL;
+		rec->done = b;
+		if (write(rec->efd, &one, sizeof(one)) < 0)
+			log_syserr("eventfd");
+	}
+	pthread_mutex_unlock(&rec->mu);
+	return NULL;
+}
+
+int
+store_start(struct worker *w)
+{
+	struct recorder *rec = calloc(1, sizeof(*rec));
+
+	if (rec == NULL)
+		return -1;
+	rec->name = w->name;
+	pthread_mutex_init(&rec->mu, NULL);
+	pthread_cond_init(&rec->cv, NULL);
+	if ((rec->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    db_open(&rec->db, w->cfg) < 0 ||
+	    pthread_create(&rec->thread, NULL, recorder_main, rec) != 0) {
+		if (rec->efd >= 0)
+			close(rec->efd);
+		db_close(rec->db);
+		free(rec);
+		return -1;
+	}
+	w->rec = rec;
+	return rec->efd;
+}
+
+static struct run *
+find_run(struct worker *w, json_int_t id)
+{
 	struct run *r;
-	json_t *kept = json_array(), *line;
+
+	for (r = w->runs; r != NULL && r->id != (int64_t)id; r = r->next)
+		;
+	return r;
+}
+
+/* Applies what the recorder learnt writing a batch. */
+static void
+absorb(struct worker *w, struct batch *b)
+{
+	json_t *v;
 	size_t i;
 
-	for (r = w->runs; r != NULL; r = r->next) {
-		struct db_res *res;
+	json_array_foreach(b->lost, i, v) {
+		struct run *r = find_run(w, json_integer_value(v));
 
-		if (db_query(w->db, &a, &res, SQL_RUN_EXISTS, "i", r->id) == 0 &&
-		    res->nrows == 0) {
+		if (r != NULL && !r->lost) {
+			log_warn("run %s is no longer this worker's; stopping its steps",
+			    r->public_id);
+			r->lost = 1;
+			exec_cancel_run(w, r, now_mono());
+		}
+	}
+	json_array_foreach(b->vanished, i, v) {
+		struct run *r = find_run(w, json_integer_value(v));
+
+		if (r != NULL && !r->lost) {
 			log_warn("run %s was deleted while running", r->public_id);
 			r->lost = 1;
 			exec_cancel_run(w, r, now_mono());
 		}
 	}
-	json_array_foreach(w->logs, i, line) {
-		int64_t id = (int64_t)json_integer_value(json_array_get(line, 0));
+	json_array_foreach(b->done, i, v) {
+		json_int_t id = json_integer_value(json_array_get(v, 0));
+		struct run *r = find_run(w, id);
+		json_t *x;
+		size_t k;
 
-		for (r = w->runs; r != NULL && r->id != id; r = r->next)
-			;
-		if (r != NULL && !r->lost)
-			json_array_append(kept, line);
+		if (r == NULL)
+			continue;
+		json_array_foreach(b->recorded, k, x)
+			if (json_integer_value(x) == id) {
+				r->done_recorded = 1;
+				log_info("run %s %s", r->public_id,
+				    json_string_value(json_array_get(v, 1)));
+			}
+		/* A verdict that was not written belongs to a run not ours. */
+		if (!r->done_recorded)
+			r->lost = 1;
 	}
-	json_array_clear(w->logs);
-	json_array_extend(w->logs, kept);
-	json_decref(kept);
-	arena_free(&a);
+}
+
+int
+store_collected(struct worker *w)
+{
+	struct recorder *rec = w->rec;
+	struct batch *b;
+	uint64_t n;
+
+	if (read(rec->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_syserr("eventfd");
+	pthread_mutex_lock(&rec->mu);
+	b = rec->done;
+	rec->done = NULL;
+	pthread_mutex_unlock(&rec->mu);
+	if (b == NULL)
+		return 0;
+	w->store_busy = 0;
+	absorb(w, b);
+	batch_free(b);
+	return 1;
 }
 
 int
 store_pending(struct worker *w)
 {
 	struct run *r;
-	int i;
 
 	if (json_array_size(w->logs) > 0)
 		return 1;
-	for (r = w->runs; r != NULL; r = r->next) {
-		if (r->finished && !r->done_recorded && !r->lost)
+	for (r = w->runs; r != NULL; r = r->next)
+		if (!r->lost && (r->unrecorded || (r->finished && !r->cancelling && !r->done_sent)))
 			return 1;
-		for (i = 0; i < r->nsteps; i++)
-			if (r->steps[i].dirty || json_array_size(r->steps[i].new_outputs) > 0)
-				return 1;
-	}
 	return 0;
 }
 
 int
 store_flush(struct worker *w)
 {
+	struct recorder *rec = w->rec;
+	struct batch *b;
 	struct run *r;
-	int rc, i;
-	char *logs = NULL;
 
-	if (!store_pending(w))
+	if (w->store_busy || !store_pending(w))
 		return 0;
-	if ((rc = db_begin(w->db)) < 0)
-		goto fail;
+	b = calloc(1, sizeof(*b));
+	b->steps = json_array();
+	b->outputs = json_array();
+	b->touched = json_array();
+	b->done = json_array();
+	b->recorded = json_array();
+	b->lost = json_array();
+	b->vanished = json_array();
+	b->logs = w->logs;
+	w->logs = json_array();
 	for (r = w->runs; r != NULL; r = r->next)
-		if (!r->done_recorded && (rc = record_run(w, r)) < 0)
-			goto fail;
-	if (json_array_size(w->logs) > 0) {
-		logs = json_dumps(w->logs, JSON_COMPACT);
-		if ((rc = (int)db_exec(w->db, SQL_LOGS, "s", logs)) < 0)
-			goto fail;
-	}
-	if ((rc = db_commit(w->db)) < 0)
-		goto fail;
-	free(logs);
-	json_array_clear(w->logs);
-	for (r = w->runs; r != NULL; r = r->next) {
-		for (i = 0; i < r->nsteps; i++) {
-			r->steps[i].dirty = 0;
-			json_array_clear(r->steps[i].new_outputs);
+		if (!r->lost)
+			collect_run(b, r);
+	pthread_mutex_lock(&rec->mu);
+	rec->todo = b;
+	pthread_cond_signal(&rec->cv);
+	pthread_mutex_unlock(&rec->mu);
+	w->store_busy = 1;
+	return 1;
+}
+
+int
+store_drain(struct worker *w, double timeout)
+{
+	struct pollfd p = {.fd = w->rec->efd, .events = POLLIN};
+	double until = now_mono() + timeout;
+
+	while (w->store_busy || store_pending(w)) {
+		double left = until - now_mono();
+
+		store_flush(w);
+		if (left <= 0) {
+			log_warn("shutdown: gave up recording after %.0f s", timeout);
+			return -1;
 		}
-		if (r->finished)
-			r->done_recorded = 1;
+		if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
+			store_collected(w);
 	}
 	return 0;
-fail:
-	free(logs);
-	db_rollback(w->db);
-	if (rc == DB_EFK) {
-		drop_vanished(w);
-		return rc;
-	}
-	if (rc != DB_EDEADLOCK && rc != DB_EUNAVAIL)
-		log_warn("recording execution failed: %s", db_errmsg(w->db));
-	return rc;
+}
+
+void
+store_stop(struct worker *w)
+{
+	struct recorder *rec = w->rec;
+
+	if (rec == NULL)
+		return;
+	pthread_mutex_lock(&rec->mu);
+	rec->quit = rec->give_up = 1;
+	pthread_cond_signal(&rec->cv);
+	pthread_mutex_unlock(&rec->mu);
+	pthread_join(rec->thread, NULL);
+	batch_free(rec->todo);
+	batch_free(rec->done);
+	db_close(rec->db);
+	close(rec->efd);
+	pthread_mutex_destroy(&rec->mu);
+	pthread_cond_destroy(&rec->cv);
+	free(rec);
+	w->rec = NULL;
 }

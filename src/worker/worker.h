@@ -18,8 +18,11 @@ enum step_state {
 };
 
 /* A stream of a child: bytes until a newline make a line. */
+struct step;
 struct linebuf {
 	int fd;          /* -1 once closed */
+	struct step *owner;
+	int stream;      /* 1 stdout, 2 stderr */
 	char *buf;
 	size_t len, cap;
 	int overlong;    /* the current line was cut; skip to its newline */
@@ -27,20 +30,28 @@ struct linebuf {
 
 struct run;
 
+/* How a step runs, decided once when its run is loaded. */
+enum step_kind { SK_BUILTIN, SK_SHELL, SK_PYTHON, SK_NOOP, SK_APPROVAL };
+
 struct step {
 	struct run *run;
 	int idx;
 	const char *id, *type;
+	enum step_kind kind;
 	json_t *node;        /* borrowed from run->spec */
 	int *deps, ndeps;
+	int *children, nchildren; /* the steps that depend on this one */
+	int waiting;         /* pending: dependencies not yet succeeded */
 	enum step_state st;
 	int attempt, retries, retry_delay, timeout;
+	int lost_attempts;   /* attempts cut short by a worker's death */
 	int64_t db_id;
-	pid_t pid;           /* 0 when no process */
+	pid_t pid;           /* 0 when no process, -1 while it is being spawned */
 	struct linebuf out, err;
 	double started, deadline, retry_at, kill_at, exited_at;
 	int exited, wstatus, timed_out;
 	int dirty;           /* state to record */
+	int slot;            /* index in worker->procs while it has a process */
 	char started_at[32], finished_at[32];
 	int exit_code;       /* -1: none */
 	char *error;         /* malloc'd */
@@ -59,7 +70,15 @@ struct run {
 	struct step *steps;
 	int nsteps;
 	int cancelling, lost, finished;
-	int done_recorded;
+	int nproc;           /* steps with a process */
+	int nopen;           /* steps not finished */
+	int *ready, nready;  /* steps that may start, in the order they could */
+	int *outsteps, noutsteps; /* steps that have outputs */
+	json_t *index;       /* step id -> index */
+	int changed;         /* a step changed: look for steps to start */
+	int unrecorded;      /* a step has state or outputs to record */
+	int done_sent;       /* the verdict is in a batch */
+	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
 	struct run *next;
 };
@@ -68,7 +87,10 @@ struct worker {
 	const struct config *cfg;
 	struct db *db;
 	char name[160], host[128];
-	int concurrency, max_runs, lease, running;
+	int concurrency, max_runs, lease;
+	int running;         /* steps with a process, in procs[0..running) */
+	struct step **procs;
+	int nretry;          /* 1: a step may be waiting to retry */
 	double kill_grace;
 	size_t max_line, max_step_log;
 	struct run *runs;
@@ -76,7 +98,37 @@ struct worker {
 	json_t *logs;        /* pending log lines: [run, step, stream, ts, line, cut] */
 	int stopping;
 	char workdir[512];
+	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
+	struct recorder *rec;
+	int store_busy;      /* a batch is with the recorder */
+	pid_t launcher_pid;
+	char self_exe[4096]; /* this binary, which built-in steps run */
 };
+
+/* launch.c: the launcher process that spawns, signals and reaps steps. */
+enum { LAUNCH_STARTED = 1, LAUNCH_FAILED = 2, LAUNCH_EXITED = 3 };
+struct launch_msg {
+	uint32_t kind;   /* LAUNCH_* */
+	int32_t pid;
+	int32_t status;  /* FAILED: an errno; EXITED: a wait status */
+	uint32_t pad;
+	uint64_t token;  /* the worker's name for the step */
+};
+/* Forks the launcher; returns the worker's end of the socket (non-blocking
+ * for reads) or -1. */
+int launch_start(pid_t *pid);
+/* Asks for a step process: path with argv and envp in cwd, stdout and
+ * stderr to out and err, stdin from in (-1: /dev/null). shcmd, when not
+ * NULL, is run by /bin/sh -c instead if path cannot be executed. The
+ * descriptors are copied; the caller closes its own. 0 or -1. */
+int launch_spawn(int sock, uint64_t token, const char *path, char *const argv[],
+    char *const envp[], const char *cwd, const char *shcmd, int in, int out, int err);
+/* Signals the step's process group, if it still runs. */
+int launch_signal(int sock, uint64_t token, int sig);
+/* 1 with a report in *m, 0 when there is none now, -1 when the launcher is
+ * gone. */
+int launch_recv(int sock, struct launch_msg *m);
+
 
 /* claim.c */
 int claim_runs(struct worker *w, int max);
@@ -88,22 +140,38 @@ int claim_check(struct worker *w);
 int claim_release(struct worker *w);
 
 /* executor.c */
+/* Counts what each step of a loaded run waits for and queues what is
+ * ready. */
+void exec_prepare(struct run *r);
 void exec_schedule(struct worker *w, double now);
-void exec_reap_children(struct worker *w, double now);
+/* Takes a report of the launcher: a step started, could not start, or exited. */
+void exec_launched(struct worker *w, const struct launch_msg *m, double now);
 void exec_read(struct worker *w, struct step *s, int which, double now);
 void exec_timers(struct worker *w, double now);
 double exec_next_timer(struct worker *w, double now);
 void exec_cancel_run(struct worker *w, struct run *r, double now);
 void exec_kill_all(struct worker *w);
+/* The launcher is gone: kills what it started and forgets the processes;
+ * their steps stay as recorded, running, for the next holder to re-run. */
+void exec_abandon_all(struct worker *w);
 void exec_step_decided(struct worker *w, struct step *s, int approved);
 void run_free(struct run *r);
 double now_mono(void);
 void now_sql(char out[32]);
 
-/* store.c: records everything dirty in one transaction. */
+/* store.c: the recorder thread, which writes what changed in batches.
+ * store_start returns its eventfd, readable when a batch is done. */
+int store_start(struct worker *w);
+/* Hands everything unrecorded to the recorder unless it is busy; 1 if it
+ * did. */
 int store_flush(struct worker *w);
+/* Takes a finished batch's outcome (verdicts written, runs lost). */
+int store_collected(struct worker *w);
 /* 1 when a state change, output or log line awaits store_flush. */
 int store_pending(struct worker *w);
+/* Records everything before the worker gives its runs back. */
+int store_drain(struct worker *w, double timeout);
+void store_stop(struct worker *w);
 void store_log(struct worker *w, struct step *s, int stream, const char *line,
     size_t len, int cut);
 
@@ -111,7 +179,8 @@ void store_log(struct worker *w, struct step *s, int stream, const char *line,
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
 int sched_fire(struct worker *w, time_t *next_due);
 
-/* builtin.c: runs in a forked child; returns the exit status. */
-int builtin_http(struct step *s, json_t *params);
+/* builtin.c: `dagy-worker --builtin`, the process of an http_fetch or
+ * webhook_post step: reads its job from stdin; returns the exit status. */
+int builtin_main(void);
 
 #endif

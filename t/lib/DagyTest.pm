@@ -28,9 +28,13 @@ sub free_port {
 	return $port;
 }
 
+# Runs script/stack CMD on this stack with the settings it started with
+# (a later start rewrites dagy.conf from them).
 sub stack_cmd {
 	my ($self, $cmd, @args) = @_;
 	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
+	local $ENV{DAGY_CONF_EXTRA} = $self->{conf_extra};
+	local $ENV{DAGY_WORKERS} = $self->{workers};
 	my $rc = system("$top/script/stack", $cmd, $self->{dir}, @args);
 	return $rc == 0;
 }
@@ -39,22 +43,21 @@ sub stack_cmd {
 sub start {
 	my ($class, %opt) = @_;
 	my $dir = tempdir('dagy-test-XXXXXX', TMPDIR => 1, CLEANUP => 0);
-	my $self = bless { dir => $dir, port => free_port() }, $class;
+	# Workers poll often and give up on a silent peer quickly in tests.
+	my $self = bless { dir => $dir, port => free_port(),
+		conf_extra => join("\n", "[worker]", "poll_interval_ms = 200",
+			"lease_seconds = 3", "kill_grace_ms = 500", "concurrency = 8",
+			"shutdown_grace_seconds = 5", @{ $opt{conf} // [] }),
+		workers => $opt{workers} // 1 }, $class;
 	push @stacks, $self;
 	# Sanitizer reports of this stack's processes land in its own dir.
 	mkdir "$dir/sanitizer";
 	$ENV{ASAN_OPTIONS} = "log_path=$dir/sanitizer/asan:detect_leaks=1";
 	$ENV{UBSAN_OPTIONS} = "log_path=$dir/sanitizer/ubsan:print_stacktrace=1";
-	local $ENV{DAGY_BUILD} = $ENV{DAGY_BUILD} // "$top/build-test";
-	# Workers poll often and give up on a silent peer quickly in tests.
-	local $ENV{DAGY_CONF_EXTRA} = join "\n", "[worker]", "poll_interval_ms = 200",
-		"lease_seconds = 3", "kill_grace_ms = 500", "concurrency = 8",
-		"shutdown_grace_seconds = 5", @{ $opt{conf} // [] };
-	local $ENV{DAGY_WORKERS} = $opt{workers} // 1;
 	# A port taken between choosing and binding it is retried once.
-	if (system("$top/script/stack", 'start', $dir, $self->{port}) != 0) {
+	if (!$self->stack_cmd('start', $self->{port})) {
 		$self->{port} = free_port();
-		if (system("$top/script/stack", 'start', $dir, $self->{port}) != 0) {
+		if (!$self->stack_cmd('start', $self->{port})) {
 			for my $log (qw(mysqld.err lighttpd.err install-db.log migrate.log dagy.log)) {
 				diag("$log: " . `tail -5 $dir/$log 2>&1`) if -e "$dir/$log";
 			}
@@ -180,6 +183,8 @@ sub flow {
 	return $r->{json};
 }
 sub db_start { $_[0]->stack_cmd('db-start') }
+# Starts what is not running, as the first start did (same port).
+sub start_again { $_[0]->stack_cmd('start', $_[0]{port}) }
 
 sub api_pids {
 	my ($self) = @_;

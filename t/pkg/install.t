@@ -61,7 +61,8 @@ my $list = must("dpkg-deb -c $deb", 'file list');
 for my $f (qw(usr/bin/dagy usr/bin/dagy-api usr/bin/dagy-worker etc/dagy/dagy.conf
 	usr/share/dagy/schema/001_identity.sql lib/systemd/system/dagy-api.service
 	lib/systemd/system/dagy-worker.service etc/lighttpd/conf-available/10-dagy.conf
-	etc/apache2/conf-available/dagy.conf etc/nginx/snippets/dagy.conf usr/share/doc/dagy/install.md)) {
+	etc/apache2/conf-available/dagy.conf etc/nginx/snippets/dagy.conf usr/share/doc/dagy/install.md
+	usr/share/dagy/errors/dagy-error-404.html usr/share/dagy/errors/dagy-error-503.html)) {
 	like($list, qr{\./\Q$f\E\n}, "ships $f");
 }
 my $info = must("dpkg-deb -I $deb", 'control');
@@ -125,6 +126,10 @@ sub check_front {
 	is($r->{status}, 200, "$name: the daggle dialect is routed too");
 	$r = HTTP::Tiny->new->get("$base/v1/flows?limit=1&next_token=bad", { headers => { Authorization => "Bearer $key" } });
 	is($r->{status}, 400, "$name: query strings reach dagy");
+	$r = HTTP::Tiny->new->get("$base/nowhere-near-dagy");
+	is($r->{status}, 404, "$name: a path of its own");
+	like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: its own error is JSON");
+	is((eval { decode_json($r->{content}) } // {})->{error}, 'not_found', "$name: in dagy's format");
 }
 
 # --- step 5a: lighttpd ------------------------------------------------------------------------

@@ -1,0 +1,433 @@
+/* The launcher: a small process forked when the worker starts, before it
+ * grows, that spawns every step (posix_spawn, each in its own process
+ * group), signals and reaps them, and reports to the worker over a
+ * socketpair. When the worker dies, even by SIGKILL, its end of the socket
+ * closes and the launcher kills every step's process group before it
+ * exits, so no step outlives its worker. Spawning from here rather than
+ * from the worker also keeps the cost of a spawn independent of how large
+ * the worker has become. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+enum { REQ_SPAWN = 1, REQ_SIGNAL = 2 };
+
+/* What the worker sends. A spawn's strings follow in the same message, or
+ * when they are many, in a memfd whose descriptor comes first. */
+struct req {
+	uint32_t kind;
+	int32_t sig;
+	uint64_t token;
+	uint32_t argc, envc, has_stdin, in_memfd;
+};
+
+#define INLINE_MAX 65536
+
+static int launch_send(int sock, struct msghdr *mh);
+
+struct child {
+	pid_t pid;
+	uint64_t token;
+};
+
+static struct child *children;
+static size_t nchildren, capchildren;
+/* Reports the worker has not taken yet. The launcher never blocks on the
+ * worker, so the worker's own blocking sends always drain. */
+static struct launch_msg *outq;
+static size_t outlen, outcap;
+
+static void
+reply(int kind, uint64_t token, pid_t pid, int status)
+{
+	if (outlen == outcap) {
+		outcap = outcap ? outcap * 2 : 64;
+		outq = realloc(outq, outcap * sizeof(*outq));
+	}
+	outq[outlen++] = (struct launch_msg){.kind = kind, .pid = pid, .status = status,
+	    .token = token};
+}
+
+static void
+send_replies(int sock)
+{
+	size_t sent = 0;
+
+	while (sent < outlen && send(sock, &outq[sent], sizeof(*outq), MSG_NOSIGNAL) ==
+	    (ssize_t)sizeof(*outq))
+		sent++;
+	memmove(outq, outq + sent, (outlen - sent) * sizeof(*outq));
+	outlen -= sent;
+}
+
+/* Reads the spawn's strings: cwd, path, shell command, argv, envp, each
+ * NUL-terminated, in that order. */
+static char *
+read_body(int fd, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return NULL;
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		return NULL;
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	if (n != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+static int
+spawn_one(const char *path, char *const argv[], char *const envp[], const char *cwd,
+    int in, int out, int err, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGCHLD);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGQUIT);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addchdir_np(&fa, cwd);
+	rc = posix_spawn(pid, path, &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return rc;
+}
+
+/* msg: the body when it came inline (len bytes), else NULL. */
+static void
+do_spawn(const struct req *q, char *msg, size_t len, int *fds, int nfds, int devnull)
+{
+	char *body = NULL, *p, *end, **argv = NULL, **envp = NULL;
+	const char *cwd, *path, *shcmd;
+	uint32_t i;
+	pid_t pid = 0;
+	int rc = EINVAL;
+
+	if (nfds < 2 + (q->in_memfd ? 1 : 0) + (q->has_stdin ? 1 : 0))
+		goto done;
+	if (q->in_memfd) {
+		if ((body = read_body(fds[0], &len)) == NULL)
+			goto done;
+		p = body;
+		fds++;
+	} else {
+		p = msg;
+	}
+	argv = calloc(q->argc + 1, sizeof(*argv));
+	envp = calloc(q->envc + 1, sizeof(*envp));
+	end = p + len;
+#define NEXT(v) do { if (p >= end) goto done; (v) = p; p += strlen(p) + 1; } while (0)
+	NEXT(cwd);
+	NEXT(path);
+	NEXT(shcmd);
+	for (i = 0; i < q->argc; i++)
+		NEXT(argv[i]);
+	for (i = 0; i < q->envc; i++)
+		NEXT(envp[i]);
+#undef NEXT
+	rc = spawn_one(path, argv, envp, cwd, q->has_stdin ? fds[2] : devnull, fds[0],
+	    fds[1], &pid);
+	/* A command run without the shell that cannot be executed (missing,
+	 * not executable, a script without #!) goes to the shell, which then
+	 * does and says exactly what it always would. */
+	if (rc != 0 && *shcmd != '\0') {
+		char *sh[] = {"sh", "-c", (char *)shcmd, NULL};
+
+		rc = spawn_one("/bin/sh", sh, envp, cwd, devnull, fds[0], fds[1], &pid);
+	}
+done:
+	if (rc == 0) {
+		if (nchildren == capchildren) {
+			capchildren = capchildren ? capchildren * 2 : 64;
+			children = realloc(children, capchildren * sizeof(*children));
+		}
+		children[nchildren++] = (struct child){pid, q->token};
+		reply(LAUNCH_STARTED, q->token, pid, 0);
+	} else {
+		reply(LAUNCH_FAILED, q->token, 0, rc);
+	}
+	free(argv);
+	free(envp);
+	free(body);
+}
+
+static void
+do_signal(const struct req *q)
+{
+	size_t i;
+
+	for (i = 0; i < nchildren; i++)
+		if (children[i].token == q->token)
+			kill(-children[i].pid, q->sig);
+}
+
+static void
+reap(void)
+{
+	int wstatus;
+	pid_t pid;
+	size_t i;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+		for (i = 0; i < nchildren; i++) {
+			if (children[i].pid != pid)
+				continue;
+			/* Whatever the step left behind in its group goes too. */
+			kill(-pid, SIGKILL);
+			reply(LAUNCH_EXITED, children[i].token, pid, wstatus);
+			children[i] = children[--nchildren];
+			break;
+		}
+}
+
+/* Returns 1 to go on, 0 when the worker is gone. */
+static int
+take_request(int sock, int devnull)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	static char body[INLINE_MAX + 1];
+	struct req q;
+	struct iovec iov[2] = {{&q, sizeof(q)}, {body, INLINE_MAX}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
+	    .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c;
+	int fds[4], nfds = 0, i;
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return 0;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			for (i = 0; i < got && nfds < 4; i++)
+				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		}
+	if ((size_t)n >= sizeof(q) && q.kind == REQ_SPAWN) {
+		body[n - (ssize_t)sizeof(q)] = '\0';
+		do_spawn(&q, body, (size_t)n - sizeof(q), fds, nfds, devnull);
+	} else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL)
+		do_signal(&q);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	return 1;
+}
+
+static void __attribute__((noreturn))
+launcher_main(int sock)
+{
+	struct pollfd pfd[2];
+	sigset_t chld;
+	size_t i;
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), sfd;
+
+	prctl(PR_SET_NAME, "dagy-launcher");
+	/* Ctrl-C reaches the whole foreground group: the worker stops
+	 * gracefully and the launcher must keep its steps until it has. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	pfd[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+	pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	fcntl(sock, F_SETFL, O_NONBLOCK);
+	for (;;) {
+		pfd[0].events = POLLIN | (outlen > 0 ? POLLOUT : 0);
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) > 0)
+				;
+			reap();
+		}
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !take_request(sock, devnull))
+			break;
+		send_replies(sock);
+	}
+	for (i = 0; i < nchildren; i++)
+		kill(-children[i].pid, SIGKILL);
+	_exit(0);
+}
+
+int
+launch_start(pid_t *pid)
+{
+	int sv[2];
+	int size = 4 * INLINE_MAX;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if ((*pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (*pid == 0) {
+		close(sv[0]);
+		launcher_main(sv[1]);
+	}
+	close(sv[1]);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	return sv[0];
+}
+
+/* Appends s and its NUL to the body. */
+static void
+put(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (*len + n > *cap) {
+		*cap = (*len + n) * 2;
+		*buf = realloc(*buf, *cap);
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+}
+
+int
+launch_spawn(int sock, uint64_t token, const char *path, char *const argv[],
+    char *const envp[], const char *cwd, const char *shcmd, int in, int out, int err)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct req q = {.kind = REQ_SPAWN, .token = token, .has_stdin = in >= 0};
+	struct iovec iov[2] = {{&q, sizeof(q)}, {NULL, 0}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf};
+	struct cmsghdr *c;
+	int fds[4], nfds = 0, memfd = -1, rc = -1;
+	size_t len = 0, cap = 4096;
+	char *body = malloc(cap);
+	uint32_t i;
+
+	put(&body, &len, &cap, cwd);
+	put(&body, &len, &cap, path);
+	put(&body, &len, &cap, shcmd ? shcmd : "");
+	for (i = 0; argv[i] != NULL; i++)
+		put(&body, &len, &cap, argv[i]);
+	q.argc = i;
+	for (i = 0; envp[i] != NULL; i++)
+		put(&body, &len, &cap, envp[i]);
+	q.envc = i;
+	if (len <= INLINE_MAX) {
+		iov[1] = (struct iovec){body, len};
+	} else {
+		/* Over what one message carries: the body goes by memfd. */
+		if ((memfd = memfd_create("dagy-spawn", MFD_CLOEXEC)) < 0 ||
+		    write(memfd, body, len) != (ssize_t)len)
+			goto fail;
+		q.in_memfd = 1;
+		fds[nfds++] = memfd;
+	}
+	fds[nfds++] = out;
+	fds[nfds++] = err;
+	if (in >= 0)
+		fds[nfds++] = in;
+	mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+	rc = launch_send(sock, &mh);
+fail:
+	if (memfd >= 0)
+		close(memfd);
+	free(body);
+	return rc;
+}
+
+int
+launch_signal(int sock, uint64_t token, int sig)
+{
+	struct req q = {.kind = REQ_SIGNAL, .sig = sig, .token = token};
+	struct iovec iov = {&q, sizeof(q)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return launch_send(sock, &mh);
+}
+
+static int
+launch_send(int sock, struct msghdr *mh)
+{
+	struct pollfd p = {.fd = sock, .events = POLLOUT};
+
+	/* The socket is non-blocking for reads; a full buffer only means the
+	 * launcher is busy, so wait for room. */
+	for (;;) {
+		if (sendmsg(sock, mh, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || poll(&p, 1, 1000) < 0)
+			return -1;
+	}
+}
+
+int
+launch_recv(int sock, struct launch_msg *m)
+{
+	ssize_t n = recv(sock, m, sizeof(*m), 0);
+
+	if (n == (ssize_t)sizeof(*m))
+		return 1;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return -1;
+}
