@@ -86,7 +86,9 @@ CREATE TRIGGER usage_error_daily AFTER UPDATE ON runs FOR EACH ROW
 
 -- A task is one finished attempt of a step that ran (a new finished_at);
 -- its step-seconds are the attempt's wall time. Approval steps wait for a
--- person and use no compute: they are not tasks.
+-- person and use no compute: they are not tasks. The worker inserts steps
+-- pending and updates them; a step inserted already finished (an import)
+-- counts as well.
 CREATE TRIGGER usage_task_hourly AFTER UPDATE ON step_runs FOR EACH ROW
   INSERT INTO usage_hourly (org_id, hour, task_count, step_ms)
   SELECT NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), 1,
@@ -103,4 +105,22 @@ CREATE TRIGGER usage_task_daily AFTER UPDATE ON step_runs FOR EACH ROW
    GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
   FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NOT (OLD.finished_at <=> NEW.finished_at) AND NEW.type <> 'approval'
+  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms);
+
+CREATE TRIGGER usage_task_insert_hourly AFTER INSERT ON step_runs FOR EACH ROW
+  INSERT INTO usage_hourly (org_id, hour, task_count, step_ms)
+  SELECT NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), 1,
+   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
+  FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
+   AND NEW.type <> 'approval'
+  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms);
+
+CREATE TRIGGER usage_task_insert_daily AFTER INSERT ON step_runs FOR EACH ROW
+  INSERT INTO usage_daily (org_id, day, flow_name, executor, task_count, step_ms)
+  SELECT NEW.org_id, DATE(NEW.finished_at),
+   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''),
+   COALESCE((SELECT executor FROM runs WHERE id = NEW.run_id), ''), 1,
+   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
+  FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
+   AND NEW.type <> 'approval'
   ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms);
