@@ -31,9 +31,10 @@ struct limits_verdict {
 	long long retry_after; /* seconds, when refused */
 };
 
-/* Maps the state file (created and sized on first use). If it cannot be
- * opened, the process keeps a private mapping (limits per process) and
- * says so in the log. Call before forking responders so they share it. */
+/* Maps the state file (created and sized on first use). Without one, or
+ * if it cannot be opened (which is logged), the mapping is anonymous:
+ * shared with the responders this process forks ([api] processes) but no
+ * other. Call before forking responders. */
 int limits_open(const struct config *cfg);
 void limits_close(void);
 

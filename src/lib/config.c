@@ -57,7 +57,7 @@ static const struct known_key known[] = {
 	{"worker", "catchup_max", K_INT, "100"},
 	{"worker", "misfire_grace_seconds", K_INT, "60"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
-	{"limits", "state_file", K_STR, "/run/dagy-api/limits"},
+	{"limits", "state_file", K_STR, ""},
 	{"limits", "window_seconds", K_INT, "60"},
 	{"limits", "key_requests", K_INT, "6000"},
 	{"limits", "org_requests", K_INT, "30000"},

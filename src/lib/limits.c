@@ -86,8 +86,10 @@ limits_open(const struct config *cfg)
 		close(fd);
 	}
 	if (p == MAP_FAILED) {
-		log_warn("cannot map [limits] state_file %s (%s): rate limits and "
-		    "request counts are kept per process", path, strerror(errno));
+		/* Shared with the responders this process forks, not others. */
+		if (*path != '\0')
+			log_warn("cannot map [limits] state_file %s (%s): rate limits and "
+			    "request counts are kept per dagy-api", path, strerror(errno));
 		p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
