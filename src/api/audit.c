@@ -24,7 +24,7 @@ static json_t *
 resource_name(const struct db_res *rows, unsigned i, json_t *details)
 {
 	const char *type = db_val(rows, i, AUDIT_C_TYPE);
-	json_t *name = json_object_get(details, "name");
+	json_t *name = json_object_get(details, strcmp(type, "org") == 0 ? "org_name" : "name");
 	int k;
 
 	for (k = 0; named_types[k] != NULL; k++)
