@@ -232,6 +232,19 @@ usage_quota_h(struct req *r)
 	return api_json(r, 200, o);
 }
 
+/* Adds figures to an accumulator {runs, tasks, ms}. */
+static void
+add(json_t *o, int64_t runs, int64_t tasks, int64_t ms)
+{
+	const char *k[3] = {"runs", "tasks", "ms"};
+	int64_t v[3] = {runs, tasks, ms};
+	int i;
+
+	for (i = 0; i < 3; i++)
+		json_object_set_new(o, k[i],
+		    json_integer(json_integer_value(json_object_get(o, k[i])) + v[i]));
+}
+
 /* Figures by flow and by executor over the days of [start, end), in no
  * particular order (see sorted), and the sum of the flows' costs. */
 static int
@@ -270,15 +283,8 @@ breakdown(struct req *r, time_t start, time_t end, json_t **by_flow,
 			    "tasks", (json_int_t)0, "ms", (json_int_t)0);
 			json_object_set_new(execs, ex, e);
 		}
-#define ADD(o, k, n) json_object_set_new(o, k, \
-	json_integer(json_integer_value(json_object_get(o, k)) + (n)))
-		ADD(f, "runs", runs);
-		ADD(f, "tasks", tasks);
-		ADD(f, "ms", ms);
-		ADD(e, "runs", runs);
-		ADD(e, "tasks", tasks);
-		ADD(e, "ms", ms);
-#undef ADD
+		add(f, runs, tasks, ms);
+		add(e, runs, tasks, ms);
 	}
 	*by_flow = json_array();
 	*by_executor = json_array();
@@ -309,19 +315,18 @@ fail:
 }
 
 /* Descending by the number field, then ascending by the name field. */
-static const char *sort_num, *sort_name;
-
 static int
-cmp_items(const void *x, const void *y)
+cmp_items(const void *x, const void *y, void *fields)
 {
+	const char *const *f = fields;
 	json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-	double p = json_number_value(json_object_get(a, sort_num));
-	double q = json_number_value(json_object_get(b, sort_num));
+	double p = json_number_value(json_object_get(a, f[0]));
+	double q = json_number_value(json_object_get(b, f[0]));
 
 	if (p != q)
 		return p < q ? 1 : -1;
-	return strcmp(json_string_value(json_object_get(a, sort_name)),
-	    json_string_value(json_object_get(b, sort_name)));
+	return strcmp(json_string_value(json_object_get(a, f[1])),
+	    json_string_value(json_object_get(b, f[1])));
 }
 
 /* A new array of arr's items sorted by num then name, at most max. */
@@ -330,12 +335,11 @@ sorted(json_t *arr, const char *num, const char *name, size_t max)
 {
 	size_t n = json_array_size(arr), i;
 	json_t **v = calloc(n + 1, sizeof(*v)), *out = json_array();
+	const char *fields[2] = {num, name};
 
 	for (i = 0; i < n; i++)
 		v[i] = json_array_get(arr, i);
-	sort_num = num;
-	sort_name = name;
-	qsort(v, n, sizeof(*v), cmp_items);
+	qsort_r(v, n, sizeof(*v), cmp_items, fields);
 	for (i = 0; i < n && i < max; i++)
 		json_array_append(out, v[i]);
 	free(v);
