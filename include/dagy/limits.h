@@ -1,9 +1,9 @@
 /* Per-host counters shared by every dagy-api process of a host: request
  * rate limits (token buckets), failed-login throttling, the bound on
  * concurrent argon2 verifications and the API request counts that usage
- * metering flushes to MariaDB. They live in one mapped file ([limits]
- * state_file) updated with C11 atomics: no lock, no database write per
- * request. Limits are per host: N hosts behind a balancer allow N times
+ * metering flushes to MariaDB. They live in one shared mapping ([limits]
+ * state_file, or memory shared with forked responders) updated with C11
+ * atomics: no lock, no database write per request. Limits are per host: N hosts behind a balancer allow N times
  * the configured rates. Until limits_open is called (the CLI, the worker)
  * nothing is limited. */
 #ifndef DAGY_LIMITS_H

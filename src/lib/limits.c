@@ -1,5 +1,6 @@
-/* The host's shared counters: one mapped file of fixed-size open-addressed
- * tables whose slots are pairs of 64-bit atomics {key, value}. A slot is
+/* The host's shared counters: one shared mapping (of the state file, or
+ * anonymous) of fixed-size open-addressed tables whose slots are pairs of
+ * 64-bit atomics {key, value}. A slot is
  * claimed by a compare-and-swap of its key from 0; when every probe of a
  * key is taken, a slot whose value means "nothing remembered" (a full
  * bucket, forgotten failures) is taken over. Nothing is ever locked, so a
