@@ -21,7 +21,7 @@
 #include "dagy/limits.h"
 #include "dagy/log.h"
 
-#define STATE_MAGIC 0x64616779726c6d31ULL /* "dagyrlm1" */
+#define STATE_MAGIC 0x64616779726c6d31ULL /* "dagyrlm1": change with the layout */
 #define BUCKETS 16384 /* powers of two */
 #define LOGINS 4096
 #define ORGS 4096
