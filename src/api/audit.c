@@ -24,13 +24,16 @@ static json_t *
 resource_name(const struct db_res *rows, unsigned i, json_t *details)
 {
 	const char *type = db_val(rows, i, AUDIT_C_TYPE);
-	json_t *name = json_object_get(details, strcmp(type, "org") == 0 ? "org_name" : "name");
+	static const char *const name_fields[] = {"name", "secret_name", "org_name", NULL};
 	int k;
 
 	for (k = 0; named_types[k] != NULL; k++)
 		if (strcmp(type, named_types[k]) == 0)
 			return api_str_or_null(db_val(rows, i, AUDIT_C_TARGET));
-	return json_is_string(name) ? json_incref(name) : json_null();
+	for (k = 0; name_fields[k] != NULL; k++)
+		if (json_is_string(json_object_get(details, name_fields[k])))
+			return json_incref(json_object_get(details, name_fields[k]));
+	return json_null();
 }
 
 static json_t *

@@ -78,6 +78,7 @@ static const struct known_key known[] = {
 	{"usage", "price_per_run", K_NUM, "0"},
 	{"usage", "price_per_step_second", K_NUM, "0"},
 	{"usage", "price_per_1000_api_calls", K_NUM, "0"},
+	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };

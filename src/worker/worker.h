@@ -11,6 +11,8 @@
 
 struct config;
 struct db;
+struct secrets_keyring;
+struct step_secrets;
 
 enum step_state {
 	ST_PENDING, ST_RUNNING, ST_RETRY_WAIT, ST_WAITING_APPROVAL, ST_SUCCESS,
@@ -50,6 +52,7 @@ struct step {
 	struct linebuf out, err;
 	double started, deadline, retry_at, kill_at, exited_at;
 	int exited, wstatus, timed_out;
+	int abandoned;       /* killed by the worker's shutdown, not recorded */
 	int dirty;           /* state to record */
 	int slot;            /* index in worker->procs while it has a process */
 	char started_at[32], finished_at[32];
@@ -59,6 +62,7 @@ struct step {
 	int log_capped;
 	json_t *outputs;     /* key -> value, recorded and for downstream env */
 	json_t *new_outputs; /* [key, value] pairs not yet recorded */
+	struct step_secrets *secrets; /* of this attempt (secretenv.c), or NULL */
 	char outpath[720];
 };
 
@@ -80,6 +84,8 @@ struct run {
 	int done_sent;       /* the verdict is in a batch */
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
+	char *environment;   /* NULL: none */
+	int old_workdir;     /* the directory was there before this claim */
 	struct run *next;
 };
 
@@ -103,6 +109,9 @@ struct worker {
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
+	struct secrets_keyring *keys; /* opens the secrets steps ask for */
+	json_t *which;       /* "name\nPATH" -> program found lately */
+	double which_at;
 };
 
 /* launch.c: the launcher process that spawns, signals and reaps steps. */

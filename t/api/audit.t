@@ -134,6 +134,14 @@ is($s->as($other, GET => '/v1/audit-logs/resource/flow/f1')->{status}, 404, 'and
 
 # --- no secrets ---------------------------------------------------------------------------------
 is($s->as($token, POST => '/v1/auth/logout')->{status}, 204, 'a logout');
+is($s->req(POST => '/v1/secrets', { secret_name => 'db-pass', value => 'value-one-8f3k2' })->{status},
+	201, 'a secret stored');
+is($s->req(PUT => '/v1/secrets/db-pass', { value => 'value-two-9q7x1' })->{status}, 200, 'and changed');
+is($s->req(GET => '/v1/secrets/db-pass/value')->{json}{value}, 'value-two-9q7x1', 'and read');
+$r = $s->req(GET => '/v1/audit-logs?resource_type=secret');
+is_deeply([map { $_->{action} } @{ $r->{json}{items} }], ['secret.read', 'secret.update', 'secret.create'],
+	'secrets are audited');
+is($r->{json}{items}[0]{resource_name}, 'db-pass', 'by name');
 my @rows = $s->sql("SELECT CONCAT_WS(' ', public_id, actor_email, action, target_type, target_id,"
 	. " details, ip, user_agent) FROM audit_log");
 ok(@rows > 15, scalar(@rows) . ' audit rows');
@@ -142,7 +150,8 @@ my ($new_secret) = $new_key =~ /_([^_]+)$/;
 my ($token_secret) = $token =~ /_([^_]+)$/;
 for my $secret (['the admin key', $admin_secret], ['the new key', $new_secret],
 	['the access token', $token_secret], ['the admin password', $s->password],
-	['a user password', 'other-password'], ['a user password', 'pw-dev@example.com']) {
+	['a user password', 'other-password'], ['a user password', 'pw-dev@example.com'],
+	['a secret value', 'value-one-8f3k2'], ['a changed secret value', 'value-two-9q7x1']) {
 	ok(!grep({ index($_, $secret->[1]) >= 0 } @rows), "no row holds $secret->[0]");
 }
 
