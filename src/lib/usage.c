@@ -60,9 +60,10 @@ static const char SQL_SERIES_DAY[] =
     " FROM usage_hourly WHERE org_id = ? AND hour >= ? AND hour < ?"
     " GROUP BY d ORDER BY d";
 static const char SQL_SERIES_HOUR[] =
-    "SELECT DATE_FORMAT(hour, '%Y-%m-%dT%H:00:00Z'), run_count, task_count,"
-    " step_ms, error_count, api_calls, artifact_bytes"
-    " FROM usage_hourly WHERE org_id = ? AND hour >= ? AND hour < ? ORDER BY hour";
+    "SELECT DATE_FORMAT(hour, '%Y-%m-%dT%H:00:00Z'), SUM(run_count), SUM(task_count),"
+    " SUM(step_ms), SUM(error_count), SUM(api_calls), SUM(artifact_bytes)"
+    " FROM usage_hourly WHERE org_id = ? AND hour >= ? AND hour < ?"
+    " GROUP BY hour ORDER BY hour";
 static const char SQL_BY_FLOW[] =
     "SELECT flow_name, executor, SUM(run_count), SUM(task_count), SUM(step_ms),"
     " SUM(error_count) FROM usage_daily WHERE org_id = ? AND day >= ? AND day < ?"
@@ -72,13 +73,14 @@ static const char SQL_PLAN[] = "SELECT plan FROM orgs WHERE id = ?";
 static const char SQL_SKIP[] =
     "INSERT INTO schedule_skips (org_id, schedule_id, scheduled_for, reason, quota)"
     " VALUES (?, ?, ?, 'quota_exceeded', ?) ON DUPLICATE KEY UPDATE id = id";
+/* The shard as the triggers of schema/006_usage.sql choose it. */
 static const char SQL_ADD_API[] =
-    "INSERT INTO usage_hourly (org_id, hour, api_calls)"
-    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), ?)"
+    "INSERT INTO usage_hourly (org_id, hour, shard, api_calls)"
+    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, ?)"
     " ON DUPLICATE KEY UPDATE api_calls = api_calls + VALUES(api_calls)";
 static const char SQL_ADD_BYTES[] =
-    "INSERT INTO usage_hourly (org_id, hour, artifact_bytes)"
-    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), ?)"
+    "INSERT INTO usage_hourly (org_id, hour, shard, artifact_bytes)"
+    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, ?)"
     " ON DUPLICATE KEY UPDATE artifact_bytes = artifact_bytes + VALUES(artifact_bytes)";
 
 int
