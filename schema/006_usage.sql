@@ -6,8 +6,8 @@
 -- API requests are counted in each host's shared memory and added to
 -- usage_hourly by dagy-api every [limits] usage_flush_seconds.
 
--- Each (organization, bucket) has up to 8 rows, one per shard, chosen by
--- the writing connection (CONNECTION_ID() % 8): every transaction that
+-- Each (organization, bucket) has up to 4 rows, one per shard, chosen by
+-- the writing connection (CONNECTION_ID() % 4): every transaction that
 -- queues a run or finishes a step adds to its organization's bucket, and
 -- without shards those transactions would all wait for one row lock.
 -- Readers add the shards up.
@@ -66,14 +66,14 @@ ALTER TABLE audit_log
 -- starting it).
 CREATE TRIGGER usage_run_hourly AFTER INSERT ON runs FOR EACH ROW
   INSERT INTO usage_hourly (org_id, hour, shard, run_count)
-  SELECT NEW.org_id, DATE_FORMAT(NEW.created_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, 1
+  SELECT NEW.org_id, DATE_FORMAT(NEW.created_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1
   FROM DUAL WHERE NEW.status <> 'created'
   ON DUPLICATE KEY UPDATE run_count = run_count + 1;
 
 CREATE TRIGGER usage_run_daily AFTER INSERT ON runs FOR EACH ROW
   INSERT INTO usage_daily (org_id, day, flow_name, executor, shard, run_count)
   SELECT NEW.org_id, DATE(NEW.created_at),
-   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''), NEW.executor, CONNECTION_ID() % 8, 1
+   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''), NEW.executor, CONNECTION_ID() % 4, 1
   FROM DUAL WHERE NEW.status <> 'created'
   ON DUPLICATE KEY UPDATE run_count = run_count + 1;
 
@@ -81,14 +81,14 @@ CREATE TRIGGER usage_run_daily AFTER INSERT ON runs FOR EACH ROW
 -- again.
 CREATE TRIGGER usage_error_hourly AFTER UPDATE ON runs FOR EACH ROW
   INSERT INTO usage_hourly (org_id, hour, shard, error_count)
-  SELECT NEW.org_id, DATE_FORMAT(COALESCE(NEW.completed_at, UTC_TIMESTAMP()), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, 1
+  SELECT NEW.org_id, DATE_FORMAT(COALESCE(NEW.completed_at, UTC_TIMESTAMP()), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1
   FROM DUAL WHERE NEW.status = 'failed' AND OLD.status <> 'failed'
   ON DUPLICATE KEY UPDATE error_count = error_count + 1;
 
 CREATE TRIGGER usage_error_daily AFTER UPDATE ON runs FOR EACH ROW
   INSERT INTO usage_daily (org_id, day, flow_name, executor, shard, error_count)
   SELECT NEW.org_id, DATE(COALESCE(NEW.completed_at, UTC_TIMESTAMP())),
-   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''), NEW.executor, CONNECTION_ID() % 8, 1
+   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''), NEW.executor, CONNECTION_ID() % 4, 1
   FROM DUAL WHERE NEW.status = 'failed' AND OLD.status <> 'failed'
   ON DUPLICATE KEY UPDATE error_count = error_count + 1;
 
@@ -99,7 +99,7 @@ CREATE TRIGGER usage_error_daily AFTER UPDATE ON runs FOR EACH ROW
 -- counts as well.
 CREATE TRIGGER usage_task_hourly AFTER UPDATE ON step_runs FOR EACH ROW
   INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)
-  SELECT NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, 1,
+  SELECT NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1,
    GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
   FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NOT (OLD.finished_at <=> NEW.finished_at) AND NEW.type <> 'approval'
@@ -110,7 +110,7 @@ CREATE TRIGGER usage_task_daily AFTER UPDATE ON step_runs FOR EACH ROW
   SELECT NEW.org_id, DATE(NEW.finished_at),
    COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''),
    COALESCE((SELECT executor FROM runs WHERE id = NEW.run_id), ''),
-   CONNECTION_ID() % 8, 1,
+   CONNECTION_ID() % 4, 1,
    GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
   FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NOT (OLD.finished_at <=> NEW.finished_at) AND NEW.type <> 'approval'
@@ -118,7 +118,7 @@ CREATE TRIGGER usage_task_daily AFTER UPDATE ON step_runs FOR EACH ROW
 
 CREATE TRIGGER usage_task_insert_hourly AFTER INSERT ON step_runs FOR EACH ROW
   INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)
-  SELECT NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, 1,
+  SELECT NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1,
    GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
   FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NEW.type <> 'approval'
@@ -129,7 +129,7 @@ CREATE TRIGGER usage_task_insert_daily AFTER INSERT ON step_runs FOR EACH ROW
   SELECT NEW.org_id, DATE(NEW.finished_at),
    COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''),
    COALESCE((SELECT executor FROM runs WHERE id = NEW.run_id), ''),
-   CONNECTION_ID() % 8, 1,
+   CONNECTION_ID() % 4, 1,
    GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000))
   FROM DUAL WHERE NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NEW.type <> 'approval'

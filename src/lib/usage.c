@@ -76,11 +76,11 @@ static const char SQL_SKIP[] =
 /* The shard as the triggers of schema/006_usage.sql choose it. */
 static const char SQL_ADD_API[] =
     "INSERT INTO usage_hourly (org_id, hour, shard, api_calls)"
-    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, ?)"
+    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, ?)"
     " ON DUPLICATE KEY UPDATE api_calls = api_calls + VALUES(api_calls)";
 static const char SQL_ADD_BYTES[] =
     "INSERT INTO usage_hourly (org_id, hour, shard, artifact_bytes)"
-    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 8, ?)"
+    " VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, ?)"
     " ON DUPLICATE KEY UPDATE artifact_bytes = artifact_bytes + VALUES(artifact_bytes)";
 
 int
