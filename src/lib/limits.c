@@ -207,7 +207,9 @@ limits_take(uint64_t key, long long limit, long long window,
 	}
 	tat = (int64_t)atomic_load(&s->val);
 	do {
-		next = (tat > now ? tat : now) + every;
+		/* A time further ahead than a full bucket means the clock went
+		 * back: start afresh rather than refuse until it catches up. */
+		next = (tat > now && tat - now <= cap ? tat : now) + every;
 		if (next - now > cap) {
 			v->allowed = 0;
 			v->remaining = 0;
@@ -234,6 +236,8 @@ login_wait_ms(uint64_t val, const struct limits_login *rule, long long now)
 {
 	long long count = (long long)(val & 0xffff), last = (long long)(val >> 16);
 
+	if (last > now) /* the clock went back */
+		last = now;
 	if (count == 0 || now - last >= rule->lockout * 1000)
 		return 0;
 	if (rule->hard > 0 && count >= rule->hard)
@@ -357,7 +361,8 @@ limits_flush_take(long long every, int64_t *orgs, uint64_t *counts, int max)
 	if (st == NULL)
 		return 0;
 	due = atomic_load(&st->flush_at_us);
-	if (now < due ||
+	/* Due, or further ahead than one interval: the clock went back. */
+	if ((now < due && due - now <= every * 1000000) ||
 	    !atomic_compare_exchange_strong(&st->flush_at_us, &due, now + every * 1000000))
 		return 0;
 	for (i = 0; i < ORGS && n < max; i++) {
