@@ -244,7 +244,7 @@ static int
 rate_gate(struct req *r)
 {
 	struct server *srv = r->srv;
-	const char *addr = req_env(r, "REMOTE_ADDR"), *scope;
+	const char *addr, *scope;
 	struct limits_verdict org;
 
 	r->limited = 1;
@@ -270,6 +270,7 @@ rate_gate(struct req *r)
 		    srv->webhook_requests, srv->window, &r->rate);
 	} else {
 		scope = "client address";
+		addr = req_env(r, "REMOTE_ADDR");
 		limits_take(limits_key(LIMITS_ADDRESS, 0, addr != NULL ? addr : ""),
 		    srv->address_requests, srv->window, &r->rate);
 	}
@@ -376,21 +377,22 @@ call_handler(struct req *r)
 static void
 write_response(struct req *r)
 {
-	char *text = NULL, *head;
+	char *text = NULL, *head, rate[128] = "";
 	size_t len = 0;
 
 	if (!r->responded)
 		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
 	if (r->rate.limit > 0)
-		api_header(r, "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: %lld\r\n"
-		    "X-RateLimit-Reset: %lld", r->rate.limit, r->rate.remaining, r->rate.reset);
+		snprintf(rate, sizeof(rate), "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: "
+		    "%lld\r\nX-RateLimit-Reset: %lld\r\n", r->rate.limit, r->rate.remaining,
+		    r->rate.reset);
 	if (r->resp != NULL) {
 		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
 	}
 	head = arena_printf(&r->arena,
-	    "Status: %d %s\r\nCache-Control: no-store\r\n%s%s%zu\r\n\r\n",
-	    r->status, errors_reason(r->status), r->headers != NULL ? r->headers : "",
+	    "Status: %d %s\r\nCache-Control: no-store\r\n%s%s%s%zu\r\n\r\n",
+	    r->status, errors_reason(r->status), rate, r->headers != NULL ? r->headers : "",
 	    text != NULL ? "Content-Type: application/json\r\nContent-Length: " :
 	    "Content-Length: ", len);
 	FCGX_PutS(head, r->fcgi->out);
