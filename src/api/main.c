@@ -372,30 +372,67 @@ call_handler(struct req *r)
 		api_error(r, API_E_INTERNAL, NULL, "internal error");
 }
 
-/* libfcgi's own printf lacks %zu and friends: headers are formatted
- * with the arena's printf and written as plain strings. */
+/* Appends s to p; returns the new end. */
+static char *
+put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+/* Appends the decimal v (not negative) to p; returns the new end. */
+static char *
+put_num(char *p, long long v)
+{
+	char digits[24];
+	int n = 0;
+
+	if (v < 0)
+		v = 0;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/* The head is assembled without printf (libfcgi's lacks %zu and friends,
+ * and this runs for every request); handlers' extra headers follow the
+ * fixed ones and the rate limit lines. */
 static void
 write_response(struct req *r)
 {
-	char *text = NULL, *head, rate[128] = "";
+	char head[320], tail[96], *p = head, *text = NULL;
 	size_t len = 0;
 
 	if (!r->responded)
 		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
-	if (r->rate.limit > 0)
-		snprintf(rate, sizeof(rate), "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: "
-		    "%lld\r\nX-RateLimit-Reset: %lld\r\n", r->rate.limit, r->rate.remaining,
-		    r->rate.reset);
 	if (r->resp != NULL) {
 		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
 	}
-	head = arena_printf(&r->arena,
-	    "Status: %d %s\r\nCache-Control: no-store\r\n%s%s%s%zu\r\n\r\n",
-	    r->status, errors_reason(r->status), rate, r->headers != NULL ? r->headers : "",
-	    text != NULL ? "Content-Type: application/json\r\nContent-Length: " :
-	    "Content-Length: ", len);
+	p = put_str(p, "Status: ");
+	p = put_num(p, r->status);
+	p = put_str(p, " ");
+	p = put_str(p, errors_reason(r->status));
+	p = put_str(p, "\r\nCache-Control: no-store\r\n");
+	if (r->rate.limit > 0) {
+		p = put_num(put_str(p, "X-RateLimit-Limit: "), r->rate.limit);
+		p = put_num(put_str(p, "\r\nX-RateLimit-Remaining: "), r->rate.remaining);
+		p = put_num(put_str(p, "\r\nX-RateLimit-Reset: "), r->rate.reset);
+		p = put_str(p, "\r\n");
+	}
+	*p = '\0';
 	FCGX_PutS(head, r->fcgi->out);
+	if (r->headers != NULL)
+		FCGX_PutS(r->headers, r->fcgi->out);
+	p = put_str(tail, text != NULL ? "Content-Type: application/json\r\n" : "");
+	p = put_num(put_str(p, "Content-Length: "), (long long)len);
+	p = put_str(p, "\r\n\r\n");
+	*p = '\0';
+	FCGX_PutS(tail, r->fcgi->out);
 	if (text != NULL)
 		FCGX_PutStr(text, (int)len, r->fcgi->out);
 	free(text);
