@@ -14,6 +14,7 @@
 #include "api.h"
 #include "dagy/config.h"
 #include "dagy/log.h"
+#include "dagy/secrets.h"
 
 #define DEADLOCK_RETRIES 3
 
@@ -33,6 +34,8 @@ static const struct {
 	{schedules_routes, &schedules_routes_n},
 	{daggle_routes, &daggle_routes_n},
 	{dagctl_routes, &dagctl_routes_n},
+	{secrets_routes, &secrets_routes_n},
+	{environments_routes, &environments_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
@@ -390,6 +393,15 @@ main(void)
 	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
 	if (build_router(&srv) < 0)
 		goto done;
+	/* A missing or wrong key file stops us here, not at the first secret. */
+	snprintf(err, sizeof(err), "out of memory");
+	if (db_open(&srv.db, srv.cfg) < 0 ||
+	    secrets_keyring_open(&srv.keys, srv.cfg, srv.db, err, sizeof(err)) < 0) {
+		log_err("refusing to start: %s", err);
+		goto done;
+	}
+	db_close(srv.db);
+	srv.db = NULL;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -422,6 +434,7 @@ done:
 	arena_free(&arena);
 	db_close(srv.db);
 	router_free(srv.rt);
+	secrets_keyring_free(srv.keys);
 	config_free(srv.cfg);
 	return rc;
 }

@@ -47,6 +47,7 @@ static const struct known_key known[] = {
 	{"worker", "catchup_max", K_INT, "100"},
 	{"worker", "misfire_grace_seconds", K_INT, "60"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
+	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };

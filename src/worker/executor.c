@@ -21,6 +21,7 @@
 #include "dagy/cmdline.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
+#include "secretenv.h"
 #include "worker.h"
 
 extern char **environ;
@@ -156,9 +157,11 @@ upper_name(const char *in, char *out, size_t n)
 }
 
 /* The step's environment: the worker's, less its own DAGY_ settings, plus
- * run facts, parameters, upstream outputs and the node's env. */
+ * run facts, parameters, upstream outputs and the node's env. The
+ * worker's own entries are shared, not copied: *nbase says how many lead
+ * the array. */
 static char **
-build_env(struct step *s)
+build_env(struct step *s, size_t *nbase)
 {
 	struct run *r = s->run;
 	size_t n = 0, cap = 64, i;
@@ -177,7 +180,8 @@ build_env(struct step *s)
 	} while (0)
 	for (i = 0; environ[i] != NULL; i++)
 		if (strncmp(environ[i], "DAGY_", 5) != 0)
-			ADD(strdup(environ[i]));
+			ADD(environ[i]);
+	*nbase = n;
 	ADD(env_str("DAGY_RUN_ID", r->public_id));
 	ADD(env_str("DAGY_FLOW", r->flow_name));
 	ADD(env_str("DAGY_STEP_ID", s->id));
@@ -206,20 +210,53 @@ build_env(struct step *s)
 		}
 	}
 	json_object_foreach(json_object_get(s->node, "env"), key, v)
-		ADD(env_entry(key, v));
+		if (!json_is_object(v)) /* {"secret": …}: from secretenv below */
+			ADD(env_entry(key, v));
+	for (i = 0; secretenv_env(s) != NULL && secretenv_env(s)[i] != NULL; i++)
+		ADD(strdup(secretenv_env(s)[i]));
 #undef ADD
 	env[n] = NULL;
 	return env;
 }
 
 static void
-free_env(char **env)
+free_env(char **env, size_t nbase)
 {
 	size_t i;
 
-	for (i = 0; env[i] != NULL; i++)
+	for (i = nbase; env[i] != NULL; i++)
 		free(env[i]);
 	free(env);
+}
+
+/* cmdline_which, remembering for a few seconds what it found along PATH,
+ * so the thousandth step of a graph does not walk PATH again. */
+static int
+which(struct worker *w, const char *name, const char *path, const char *cwd, char *out,
+    size_t outsz)
+{
+	double now = now_mono();
+	char key[4096];
+	json_t *hit;
+
+	if (strchr(name, '/') != NULL || (size_t)snprintf(key, sizeof(key), "%s\n%s", name,
+	    path != NULL ? path : "") >= sizeof(key))
+		return cmdline_which(name, path, cwd, out, outsz);
+	if (w->which == NULL || now - w->which_at > 5) {
+		json_decref(w->which);
+		w->which = json_object();
+		w->which_at = now;
+	}
+	if ((hit = json_object_get(w->which, key)) != NULL) {
+		snprintf(out, outsz, "%s", json_string_value(hit));
+		return 0;
+	}
+	if (cmdline_which(name, path, cwd, out, outsz) < 0)
+		return -1;
+	/* Found relative to the step's directory: true only there. */
+	if (out[0] == '/')
+		json_object_set_new(w->which, key, json_string(out));
+	return 0;
 }
 
 /* The value of PATH in a step's environment, or NULL. */
@@ -275,24 +312,37 @@ start_step(struct worker *w, struct step *s, double now)
 {
 	json_t *config = json_object_get(s->node, "config");
 	int out[2] = {-1, -1}, err[2] = {-1, -1}, in = -1, rc;
-	char **env = NULL, path[4096], words[4096], *argv[64];
+	char **env = NULL, path[4096], words[4096], *argv[64], why[512];
 	const char *shcmd = NULL;
+	size_t nbase = 0;
 
 	s->attempt++;
 	snprintf(s->outpath, sizeof(s->outpath), "%s/.output-%s-%d", s->run->workdir,
 	    s->id, s->attempt);
-	unlink(s->outpath);
+	/* An earlier holder of the run on this host may have left one. */
+	if (s->run->old_workdir)
+		unlink(s->outpath);
+	/* Secrets are opened now, just before the process needs them. */
+	if (secretenv_step(w, s, why, sizeof(why)) < 0) {
+		char note[600];
+
+		snprintf(note, sizeof(note), "[dagy] %s", why);
+		store_log(w, s, 0, note, strlen(note), 0);
+		set_error(s, "%s", why);
+		now_sql(s->started_at);
+		finish_as(s, ST_FAILED);
+		return -1;
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
 		log_syserr("pipe");
 		goto fail;
 	}
-	env = build_env(s);
+	env = build_env(s, &nbase);
 	if (s->kind == SK_SHELL) {
 		const char *cmd = json_string_value(json_object_get(config, "command"));
 
 		if (cmdline_split(cmd, words, sizeof(words), argv, 64) > 0 &&
-		    cmdline_which(argv[0], env_path(env), s->run->workdir, path,
-		    sizeof(path)) == 0) {
+		    which(w, argv[0], env_path(env), s->run->workdir, path, sizeof(path)) == 0) {
 			shcmd = cmd;
 		} else {
 			snprintf(path, sizeof(path), "/bin/sh");
@@ -302,8 +352,7 @@ start_step(struct worker *w, struct step *s, double now)
 			argv[3] = NULL;
 		}
 	} else if (s->kind == SK_PYTHON) {
-		if (cmdline_which("python3", env_path(env), s->run->workdir, path,
-		    sizeof(path)) < 0)
+		if (which(w, "python3", env_path(env), s->run->workdir, path, sizeof(path)) < 0)
 			snprintf(path, sizeof(path), "python3");
 		argv[0] = "python3";
 		argv[1] = "-c";
@@ -318,7 +367,7 @@ start_step(struct worker *w, struct step *s, double now)
 	}
 	rc = launch_spawn(w->launcher, (uint64_t)(uintptr_t)s, path, argv, env,
 	    s->run->workdir, shcmd, in, out[1], err[1]);
-	free_env(env);
+	free_env(env, nbase);
 	if (in >= 0)
 		close(in);
 	close(out[1]);
@@ -483,19 +532,31 @@ void
 exec_read(struct worker *w, struct step *s, int which, double now)
 {
 	struct linebuf *lb = which == 1 ? &s->out : &s->err;
-	char chunk[65536];
+	char raw[65536];
 
 	for (;;) {
-		ssize_t n = read(lb->fd, chunk, sizeof(chunk));
+		ssize_t n = read(lb->fd, raw, sizeof(raw));
 		ssize_t i, start = 0;
+		const char *chunk;
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
+			/* What the mask held back joins the last line. */
+			size_t left = secretenv_flush(s->secrets, which, &chunk);
+
+			if (left > 0 && !lb->overlong) {
+				lb->buf = realloc(lb->buf, lb->len + left + 1);
+				lb->cap = lb->len + left + 1;
+				memcpy(lb->buf + lb->len, chunk, left);
+				lb->len += left;
+			}
 			close_stream(lb);
 			try_finish(w, s, now);
 			return;
 		}
+		/* Secret values become *** before the bytes are split in lines. */
+		n = (ssize_t)secretenv_mask(s->secrets, which, raw, (size_t)n, &chunk);
 		for (i = 0; i < n; i++) {
 			if (chunk[i] != '\n')
 				continue;
@@ -550,6 +611,7 @@ finish_step(struct worker *w, struct step *s, double now)
 
 	flush_partial(w, s, &s->out, 1);
 	flush_partial(w, s, &s->err, 2);
+	secretenv_done(s);
 	drop_proc(w, s);
 	if (s->abandoned) {
 		/* Killed by the worker's own shutdown: not the step's failure.
@@ -872,7 +934,9 @@ run_free(struct run *r)
 		free(s->error);
 		json_decref(s->outputs);
 		json_decref(s->new_outputs);
+		secretenv_done(s);
 	}
+	free(r->environment);
 	free(r->steps);
 	free(r->ready);
 	json_decref(r->index);

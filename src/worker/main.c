@@ -18,10 +18,11 @@
 #include "dagy/config.h"
 #include "dagy/db.h"
 #include "dagy/log.h"
+#include "dagy/secrets.h"
 #include "dagy/wake.h"
 #include "worker.h"
 
-#define FLUSH_EVERY 0.025 /* seconds between commits while steps are busy */
+#define FLUSH_EVERY 0.050 /* seconds between batches while steps are busy */
 #define MAX_EVENTS 64
 
 static int sig_pipe[2] = {-1, -1};
@@ -315,6 +316,11 @@ main(int argc, char **argv)
 		goto done;
 	if (db_open(&w.db, cfg) < 0)
 		goto done;
+	/* A missing or wrong key file stops us here, not at the first secret. */
+	if (secrets_keyring_open(&w.keys, cfg, w.db, err, sizeof(err)) < 0) {
+		log_err("refusing to start: %s", err);
+		goto done;
+	}
 	w.logs = json_array();
 	if ((store_fd = store_start(&w)) < 0) {
 		log_syserr("cannot start the recorder");
@@ -348,8 +354,10 @@ done:
 		unlink(wake_path);
 	}
 	json_decref(w.logs);
+	json_decref(w.which);
 	free(w.procs);
 	db_close(w.db);
+	secrets_keyring_free(w.keys);
 	curl_global_cleanup();
 	config_free(cfg);
 	return rc;

@@ -83,9 +83,9 @@ store_log(struct worker *w, struct step *s, int stream, const char *line,
 struct batch {
 	json_t *steps;    /* [run, step row, status, attempt, exit, error, started, finished] */
 	json_t *outputs;  /* [run, step, key, value] */
-	json_t *touched;  /* [run] */
 	json_t *done;     /* [run, status, error, output] */
 	json_t *logs;     /* [run, step, stream, ts, line, cut] */
+	int step_runs;    /* how many runs the steps belong to */
 	int rc;           /* set by the recorder: 0 or the db_err that stopped it */
 	json_t *recorded; /* runs whose verdict was written */
 	json_t *lost;     /* runs no longer this worker's */
@@ -116,7 +116,9 @@ static const char SQL_STEPS[] =
     " STRAIGHT_JOIN runs r ON r.id = s.run_id AND r.worker_id = ?"
     " SET s.status = j.st, s.attempt = j.at, s.exit_code = NULLIF(j.ec, -1),"
     " s.error = j.er, s.started_at = NULLIF(j.sa, ''), s.finished_at = NULLIF(j.fa, ''),"
-    " s.worker = ?, s.updated_at = UTC_TIMESTAMP(6)";
+    " s.worker = ?, s.updated_at = UTC_TIMESTAMP(6),"
+    /* Keeps the run's updated_at moving for clients polling by it. */
+    " r.updated_at = UTC_TIMESTAMP(6)";
 static const char SQL_OUTPUTS[] =
     "INSERT INTO step_outputs (run_id, step_id, k, v)"
     " SELECT j.r, j.s, j.k, j.v FROM JSON_TABLE(?, '$[*]' COLUMNS("
@@ -130,10 +132,6 @@ static const char SQL_DONE[] =
     " SET r.status = j.st, r.completed_at = UTC_TIMESTAMP(6), r.error = j.er,"
     " r.output = j.ou, r.lease_expires_at = NULL, r.updated_at = UTC_TIMESTAMP(6)"
     " WHERE r.worker_id = ? AND r.status = 'running'";
-/* Keeps updated_at moving for clients polling by it. */
-static const char SQL_TOUCH[] =
-    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$[0]')) j"
-    " STRAIGHT_JOIN runs r ON r.id = j.id SET r.updated_at = UTC_TIMESTAMP(6)";
 static const char SQL_LOGS[] =
     "INSERT INTO step_logs (run_id, step_id, stream, ts, line, truncated)"
     " SELECT j.r, j.s, j.st, j.ts, j.l, j.c FROM JSON_TABLE(?, '$[*]' COLUMNS("
@@ -156,7 +154,6 @@ batch_free(struct batch *b)
 		return;
 	json_decref(b->steps);
 	json_decref(b->outputs);
-	json_decref(b->touched);
 	json_decref(b->done);
 	json_decref(b->logs);
 	json_decref(b->recorded);
@@ -196,7 +193,7 @@ static void
 collect_run(struct batch *b, struct run *r)
 {
 	json_int_t id = (json_int_t)r->id;
-	int i, touched = 0;
+	int i, any = 0;
 
 	r->unrecorded = 0;
 	for (i = 0; i < r->nsteps; i++) {
@@ -209,7 +206,7 @@ collect_run(struct batch *b, struct run *r)
 			    (json_int_t)s->db_id, state_names[s->st], s->attempt, s->exit_code,
 			    s->error, s->started_at, s->finished_at));
 			s->dirty = 0;
-			touched = 1;
+			any = 1;
 		}
 		json_array_foreach(s->new_outputs, k, kv)
 			json_array_append_new(b->outputs, json_pack("[I, s, s, s]", id, s->id,
@@ -217,6 +214,7 @@ collect_run(struct batch *b, struct run *r)
 			    json_string_value(json_array_get(kv, 1))));
 		json_array_clear(s->new_outputs);
 	}
+	b->step_runs += any;
 	if (r->finished && !r->cancelling && !r->done_sent) {
 		const char *status;
 		char *error, *output;
@@ -227,8 +225,6 @@ collect_run(struct batch *b, struct run *r)
 		free(error);
 		free(output);
 		r->done_sent = 1;
-	} else if (touched) {
-		json_array_append_new(b->touched, json_pack("[I]", id));
 	}
 }
 
@@ -237,7 +233,7 @@ static json_t *
 batch_runs(const struct batch *b)
 {
 	json_t *seen = json_object(), *ids = json_array(), *lists[] = {b->steps, b->outputs,
-	    b->touched, b->done, b->logs}, *row;
+	    b->done, b->logs}, *row;
 	size_t i, k;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -259,7 +255,7 @@ batch_runs(const struct batch *b)
 static void
 batch_drop(struct batch *b, const json_t *gone)
 {
-	json_t *lists[] = {b->steps, b->outputs, b->touched, b->done, b->logs};
+	json_t *lists[] = {b->steps, b->outputs, b->done, b->logs};
 	size_t i, k, g;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -337,7 +333,8 @@ write_batch(struct recorder *rec, struct batch *b, int sorted)
 		goto fail;
 	if ((rc = exec_list(rec->db, SQL_STEPS, b->steps, rec->name, 2)) < 0)
 		goto fail;
-	if (rc < (int64_t)json_array_size(b->steps) && !sorted) {
+	/* Rows changed count each step and each run once. */
+	if (rc < (int64_t)json_array_size(b->steps) + b->step_runs && !sorted) {
 		/* Some run is not ours any more: write none of this, sort the
 		 * batch out and try again. */
 		db_rollback(rec->db);
@@ -346,7 +343,6 @@ write_batch(struct recorder *rec, struct batch *b, int sorted)
 		return write_batch(rec, b, 1);
 	}
 	if ((rc = exec_list(rec->db, SQL_OUTPUTS, b->outputs, NULL, 0)) < 0 ||
-	    (rc = exec_list(rec->db, SQL_TOUCH, b->touched, NULL, 0)) < 0 ||
 	    (rc = exec_list(rec->db, SQL_LOGS, b->logs, NULL, 0)) < 0 ||
 	    (rc = exec_list(rec->db, SQL_DONE, b->done, rec->name, 1)) < 0)
 		goto fail;
@@ -545,7 +541,6 @@ store_flush(struct worker *w)
 	b = calloc(1, sizeof(*b));
 	b->steps = json_array();
 	b->outputs = json_array();
-	b->touched = json_array();
 	b->done = json_array();
 	b->recorded = json_array();
 	b->lost = json_array();

@@ -42,6 +42,50 @@ ok(-s "$tmp/grandchild", 'the step really ran again');
 sleep 0.05 while alive($grandchild) && time < $gone_by + 3;
 ok(!alive($grandchild), "a finished step's leftover process is killed too");
 
+# --- the launcher killed: the worker stops its steps and gives the run back -----------------------
+$s->flow('headless', [['nap', "echo \$\$ >> $tmp/headless.pids; sleep 2"]]);
+$id = $s->trigger('headless');
+$deadline = time + 10;
+sleep 0.05 until -s "$tmp/headless.pids" || time > $deadline;
+my ($worker2) = $s->worker_pid(2);
+my ($launcher2) = `pgrep -P $worker2` =~ /(\d+)/;
+kill 'KILL', $launcher2;
+my ($first_nap) = lines("$tmp/headless.pids");
+$deadline = time + 5;
+sleep 0.05 while (alive($first_nap) || alive($worker2)) && time < $deadline;
+ok(!alive($first_nap), 'with its launcher killed, the worker kills the step itself');
+ok(!alive($worker2), 'and stops');
+like(join('', `grep -h 'launcher is gone' @{[ $s->dir ]}/dagy.log`), qr/launcher is gone/, 'saying why');
+$s->worker_start(2);
+is($s->wait_run($id, 30)->{status}, 'completed', 'the run it gave back completes on a new worker');
+is(scalar(lines("$tmp/headless.pids")), 2, 'its step ran again');
+
+# --- a run taken away, and a run deleted, while their steps run ---------------------------------
+$s->flow('taken', [['nap', "echo \$\$ > $tmp/taken.pid; sleep 30"]]);
+$id = $s->trigger('taken');
+$deadline = time + 10;
+sleep 0.05 until -s "$tmp/taken.pid" || time > $deadline;
+my ($napper) = lines("$tmp/taken.pid");
+$s->sql("UPDATE runs SET worker_id = 'another:1' WHERE public_id = '$id'");
+$deadline = time + 5;
+sleep 0.05 while alive($napper) && time < $deadline;
+ok(!alive($napper), 'a run that is no longer the worker\'s has its steps stopped');
+like(join('', `grep -h 'no longer' @{[ $s->dir ]}/dagy.log`), qr/run \Q$id\E is no longer/,
+	'and the worker says why');
+$s->sql("UPDATE runs SET status = 'cancelled', worker_id = NULL WHERE public_id = '$id'");
+
+$s->flow('doomed', [['nap', "echo \$\$ > $tmp/doomed.pid; sleep 30"], ['after', 'true', ['nap']]]);
+$id = $s->trigger('doomed');
+$deadline = time + 10;
+sleep 0.05 until -s "$tmp/doomed.pid" || time > $deadline;
+($napper) = lines("$tmp/doomed.pid");
+is($s->req(DELETE => '/v1/flows/doomed')->{status}, 200, 'its flow is deleted while it runs');
+$deadline = time + 5;
+sleep 0.05 while alive($napper) && time < $deadline;
+ok(!alive($napper), 'the deleted run\'s step is stopped');
+$s->flow('later', [['one', 'true']]);
+is($s->wait_run($s->trigger('later'), 20)->{status}, 'completed', 'and the worker goes on with other runs');
+
 # --- fault loop: 20 SIGKILLs at random moments while 50 runs of 5 steps go on --------------------
 # Each step appends "run step" to a file. After each kill, whatever the
 # database holds as succeeded must not run again.
