@@ -36,7 +36,11 @@ is_conn_error(unsigned e)
 	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
 	    e == CR_SERVER_LOST_EXTENDED || e == ER_CONNECTION_KILLED ||
 	    e == ER_SERVER_SHUTDOWN || e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
-	    e == CR_COMMANDS_OUT_OF_SYNC;
+	    e == CR_COMMANDS_OUT_OF_SYNC ||
+	    /* A Galera node outside the primary component (or still joining)
+	     * refuses every statement with "WSREP has not yet prepared node
+	     * for application use". */
+	    e == ER_UNKNOWN_COM_ERROR;
 }
 
 static int
@@ -45,6 +49,9 @@ map_error(struct db *db, unsigned e, const char *msg)
 	snprintf(db->err, sizeof(db->err), "%u: %s", e, msg);
 	if (e == ER_DUP_ENTRY || e == ER_DUP_KEY)
 		return DB_EDUP;
+	/* Galera reports a transaction that lost certification to a
+	 * conflicting one from another node as ER_LOCK_DEADLOCK too, at
+	 * COMMIT or at its next statement: retried like any deadlock. */
 	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
 		return DB_EDEADLOCK;
 	if (e == ER_NO_REFERENCED_ROW_2 || e == ER_ROW_IS_REFERENCED_2)

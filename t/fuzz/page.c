@@ -2,6 +2,7 @@
  * as a token, and as a JSON key that must survive encode and decode. */
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dagy/page.h"
 #include "fuzz.h"
@@ -19,8 +20,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(page_decode(cfg, s));
 	key = json_loadb((const char *)data, size, 0, NULL);
 	if (json_is_array(key)) {
-		back = page_decode(cfg, page_encode(cfg, &arena, key));
-		if (!json_equal(key, back))
+		const char *token = page_encode(cfg, &arena, key);
+
+		/* Tokens over 4096 bytes are refused; sort keys are far shorter. */
+		back = page_decode(cfg, token);
+		if (strlen(token) <= 4096 ? !json_equal(key, back) : back != NULL)
 			abort();
 		json_decref(back);
 	}
