@@ -38,9 +38,10 @@ is_conn_error(unsigned e)
 	    e == ER_SERVER_SHUTDOWN || e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
 	    e == CR_COMMANDS_OUT_OF_SYNC ||
 	    /* A Galera node outside the primary component (or still joining)
-	     * refuses every statement with "WSREP has not yet prepared node
-	     * for application use". */
-	    e == ER_UNKNOWN_COM_ERROR;
+	     * refuses reads with "WSREP has not yet prepared node for
+	     * application use" and writes with "Error while appending
+	     * streaming replication fragment": nothing was committed. */
+	    e == ER_UNKNOWN_COM_ERROR || e == ER_ERROR_DURING_COMMIT;
 }
 
 static int
