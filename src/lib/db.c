@@ -82,7 +82,11 @@ connect_db(struct db *db)
 {
 	const struct config *cfg = db->cfg;
 	unsigned timeout = (unsigned)config_int(cfg, "database", "connect_timeout");
-	unsigned rw_timeout = 60;
+	/* A statement that gets no answer in read_timeout seconds ends the
+	 * connection (DB_EUNAVAIL, then a reconnect). On Galera this bounds
+	 * the wait of a client whose transaction was aborted by a replicated
+	 * one without an answer (doc/scaling.md). */
+	unsigned rw_timeout = (unsigned)config_int(cfg, "database", "read_timeout");
 	const char *sock = config_str(cfg, "database", "socket");
 	MYSQL *m;
 
