@@ -36,6 +36,8 @@ static const struct {
 	{dagctl_routes, &dagctl_routes_n},
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
+	{notifications_routes, &notifications_routes_n},
+	{nodes_routes, &nodes_routes_n},
 };
 
 static volatile sig_atomic_t stopping;

@@ -40,6 +40,7 @@ struct step {
 	int idx;
 	const char *id, *type;
 	enum step_kind kind;
+	int branch;          /* a branch node: its outputs say which children run */
 	json_t *node;        /* borrowed from run->spec */
 	int *deps, ndeps;
 	int *children, nchildren; /* the steps that depend on this one */
@@ -86,6 +87,14 @@ struct run {
 	char workdir[600];
 	char *environment;   /* NULL: none */
 	int old_workdir;     /* the directory was there before this claim */
+	json_t *retried;     /* step ids that went into a retry, for on_retry rules */
+	struct sla {         /* on_sla_breach rules, due while the run runs */
+		int64_t rule;
+		double due;      /* monotonic */
+		int fired;
+	} *sla;
+	int nsla;
+	json_t *breached;    /* rule ids whose SLA passed, to record */
 	struct run *next;
 };
 
@@ -106,6 +115,7 @@ struct worker {
 	char workdir[512];
 	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
 	struct recorder *rec;
+	struct sender *sender;
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
@@ -184,12 +194,18 @@ void store_stop(struct worker *w);
 void store_log(struct worker *w, struct step *s, int stream, const char *line,
     size_t len, int cut);
 
+/* deliver.c: the sender thread of alert deliveries. */
+int deliver_start(struct worker *w);
+/* Deliveries may be due now (the recorder queued some, or the API asked). */
+void deliver_poke(struct worker *w);
+void deliver_stop(struct worker *w);
+
 /* scheduler.c: fires due slots; returns runs created and sets *next_due
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
 int sched_fire(struct worker *w, time_t *next_due);
 
-/* builtin.c: `dagy-worker --builtin`, the process of an http_fetch or
- * webhook_post step: reads its job from stdin; returns the exit status. */
+/* builtin.c: `dagy-worker --builtin`, the process of a built-in or custom
+ * node step: reads its job from stdin; returns the exit status. */
 int builtin_main(void);
 
 #endif
