@@ -3,7 +3,7 @@
  * read and parse, the handler call with its deadlock retries, the response
  * writer) are the ones fuzzed; only check_access is left out, for a
  * principal holding every permission, since credentials live in the
- * database. The database socket does not exist: each handler validates
+ * database, and with it the rate limit and login gates that follow it. The database socket does not exist: each handler validates
  * its input and then meets DB_EUNAVAIL, which must end in a 503. */
 #define main dagy_api_main
 #include "../../src/api/main.c"
