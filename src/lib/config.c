@@ -34,6 +34,7 @@ static const struct known_key known[] = {
 	{"database", "password", K_STR, ""},
 	{"database", "name", K_STR, "dagy"},
 	{"database", "connect_timeout", K_INT, "2"},
+	{"database", "read_timeout", K_INT, "60"},
 	{"auth", "argon2_memory_kib", K_INT, "19456"},
 	{"auth", "argon2_iterations", K_INT, "2"},
 	{"auth", "argon2_parallelism", K_INT, "1"},
