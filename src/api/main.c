@@ -34,6 +34,7 @@ static const struct {
 	{schedules_routes, &schedules_routes_n},
 	{daggle_routes, &daggle_routes_n},
 	{dagctl_routes, &dagctl_routes_n},
+	{dagctl_control_routes, &dagctl_control_routes_n},
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},

@@ -52,6 +52,9 @@ static const struct known_key known[] = {
 	{"notifications", "backoff_ms", K_INT, "2000"},
 	{"notifications", "timeout_seconds", K_INT, "10"},
 	{"notifications", "base_url", K_STR, ""},
+	{"projects", "dir", K_STR, "/var/lib/dagy/projects"},
+	{"projects", "poll_seconds", K_INT, "60"},
+	{"projects", "git_timeout_seconds", K_INT, "300"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };

@@ -1,0 +1,275 @@
+# The dagctl control plane against real git and real processes: a bare
+# repository made here is the project's remote, fake sqlmesh and dbt on
+# the worker's PATH print what a run prints and fail when told.
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use File::Temp qw(tempdir);
+use DagyTest;
+
+my $tmp = tempdir('dagctl-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $remote = "$tmp/remote.git";
+my $work = "$tmp/work";
+my $pdir = "$tmp/projects";
+
+sub sh {
+	my ($cmd) = @_;
+	my $out = `$cmd 2>&1`;
+	die "$cmd: $out" if $?;
+	chomp $out;
+	return $out;
+}
+
+sub commit {
+	my ($msg) = @_;
+	sh("cd $work && echo '$msg' >> models.sql && git add models.sql"
+		. " && git -c user.name=t -c user.email=t\@example.com commit -q -m '$msg'"
+		. " && git push -q origin main");
+	return sh("git -C $work rev-parse HEAD");
+}
+
+# The frameworks: each says what it ran and where, and fails while
+# $tmp/fail exists.
+mkdir "$tmp/bin";
+for my $tool (qw(sqlmesh dbt)) {
+	open my $fh, '>', "$tmp/bin/$tool" or die;
+	print $fh "#!/bin/sh\necho \"$tool \$*\"\necho \"cwd \$(pwd)\"\n"
+		. "if [ -f '$tmp/fail' ]; then echo 'Error: model orders failed'; exit 1; fi\n"
+		. "echo 'Model orders: 1 row'\n";
+	close $fh;
+	chmod 0755, "$tmp/bin/$tool";
+}
+$ENV{PATH} = "$tmp/bin:$ENV{PATH}";
+
+sh("git init -q --bare -b main $remote");
+sh("git clone -q $remote $work");
+sh("git -C $work checkout -q -b main");
+my $sha1 = commit('first');
+
+my $s = DagyTest->start(conf => ['[projects]', "dir = $pdir", 'poll_seconds = 1',
+	'git_timeout_seconds = 20']);
+my $org = ($s->sql('SELECT public_id FROM orgs ORDER BY id LIMIT 1'))[0];
+my %h = ('X-Organization-ID' => $org);
+my $r;
+
+sub wait_for {
+	my ($what, $test, $secs) = @_;
+	my $deadline = time + ($secs // 20);
+	my $v;
+	until (($v = $test->()) || time > $deadline) { sleep 0.2 }
+	ok($v, $what);
+	return $v;
+}
+
+# --- projects ---------------------------------------------------------------------------------
+$r = $s->req(POST => '/api/v1/projects', { name => 'analytics', project_type => 'sqlmesh',
+	repository_url => "file://$remote", branch => 'main', sqlmesh_environment => 'prod',
+	auto_apply => JSON::PP::false }, \%h);
+is($r->{status}, 201, 'create a project') or diag($r->{body});
+my $p = $r->{json};
+like($p->{id}, qr/^proj_/, 'a project id');
+is($p->{organization_id}, $org, 'organization_id');
+ok($p->{deployed}, 'created projects deploy');
+ok(!exists $p->{description}, 'no description: left out');
+ok(!exists $p->{current_commit_sha}, 'not synced yet: no commit');
+my $id = $p->{id};
+
+my $got = wait_for('the checkout reports the commit', sub {
+	my $x = $s->req(GET => "/api/v1/projects/$id", undef, \%h)->{json};
+	return ($x->{current_commit_sha} // '') eq $sha1 ? $x : undef;
+});
+is($got->{latest_commit_sha}, $sha1, 'latest_commit_sha');
+is($got->{latest_commit_message}, 'first', 'latest_commit_message from git');
+is($got->{commits_behind}, 0, 'commits_behind 0');
+is($got->{status}, 'active', 'active');
+my $checkout = "$pdir/$id/repo";
+is(sh("git -C $checkout rev-parse HEAD"), $sha1, 'a real checkout in the workspace');
+
+for my $bad ([{ name => 'x', project_type => 'spark', repository_url => "file://$remote" }, 'project_type'],
+	[{ name => 'x', project_type => 'dbt', repository_url => 'ftp://x' }, 'repository_url'],
+	[{ name => 'x', project_type => 'dbt', repository_url => "file://$remote", branch => '--upload-pack=x' }, 'branch'],
+	[{ name => 'x', project_type => 'dbt', repository_url => "file://$remote", git_auth_method => 'ssh' }, 'ssh_private_key']) {
+	$r = $s->req(POST => '/api/v1/projects', $bad->[0], \%h);
+	is($r->{status}, 400, "bad $bad->[1]: 400");
+	like($r->{json}{error}, qr/\Q$bad->[1]\E/, "the error names $bad->[1]");
+}
+is($s->req(POST => '/api/v1/projects', { name => 'analytics', project_type => 'dbt',
+	repository_url => "file://$remote" }, \%h)->{status}, 409, 'a second project of that name: 409');
+
+$r = $s->req(POST => '/api/v1/projects', { name => 'dbt-core', project_type => 'dbt',
+	repository_url => "file://$remote", description => 'dbt models',
+	git_auth_method => 'https', https_token => 'ghp_tokenvalue123' }, \%h);
+is($r->{status}, 201, 'a dbt project with an HTTPS token');
+my $dbt = $r->{json}{id};
+unlike($r->{body}, qr/ghp_tokenvalue123/, 'the token never comes back');
+is($r->{json}{git_auth_method}, 'https', 'git_auth_method');
+my ($sealed) = $s->sql("SELECT sealed FROM dagctl_projects WHERE public_id = '$dbt'");
+like($sealed, qr/^v1\./, 'the token is sealed at rest');
+my ($audit) = $s->sql("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%ghp_token%'");
+is($audit, 0, 'nor in the audit trail');
+
+$r = $s->req(GET => '/api/v1/projects?limit=1', undef, \%h);
+is_deeply([@{ $r->{json} }{qw(total page limit total_pages)}], [2, 1, 1, 2], 'paging as the metrics endpoints');
+is(scalar @{ $r->{json}{projects} }, 1, 'one a page');
+is($s->req(GET => '/api/v1/projects?limit=501', undef, \%h)->{status}, 400, 'limit over 500: 400');
+
+# --- jobs -------------------------------------------------------------------------------------
+$r = $s->req(POST => "/api/v1/projects/$dbt/jobs", { name => 'bad', command => 'dbt run; rm -rf /',
+	schedule => '* * * * *' }, \%h);
+is($r->{status}, 400, 'a dbt command with ; is refused');
+like($r->{json}{error}, qr/command/, 'naming command');
+is($s->req(POST => "/api/v1/projects/$dbt/jobs", { name => 'bad', command => 'dbt nuke',
+	schedule => '* * * * *' }, \%h)->{status}, 400, 'an unknown dbt subcommand: 400');
+is($s->req(POST => "/api/v1/projects/$dbt/jobs", { name => 'bad', command => 'ls -la',
+	schedule => '* * * * *' }, \%h)->{status}, 400, 'a dbt job runs dbt');
+is($s->req(POST => "/api/v1/projects/$id/jobs", { name => 'bad', command => 'sqlmesh run && id',
+	schedule => '* * * * *' }, \%h)->{status}, 400, 'a sqlmesh command with && is refused');
+is($s->req(POST => "/api/v1/projects/$id/jobs", { name => 'bad', command => 'sqlmesh run',
+	schedule => 'every minute' }, \%h)->{status}, 400, 'a bad cron: 400');
+
+$r = $s->req(POST => "/api/v1/projects/$id/jobs", { name => 'minutely', command => "sqlmesh run --select-model '*'",
+	schedule => '* * * * *', slack_channel => '#data-alerts', slack_alerts_enabled => JSON::PP::true }, \%h);
+is($r->{status}, 201, 'a job') or diag($r->{body});
+my $job = $r->{json}{id};
+like($job, qr/^job_/, 'a job id');
+is($r->{json}{slack_channel}, '#data-alerts', 'slack_channel');
+ok(!exists $r->{json}{description}, 'no description: left out');
+$r = $s->req(GET => "/api/v1/projects/$id/jobs", undef, \%h);
+is($r->{json}{total}, 1, 'jobs: total');
+is($r->{json}{jobs}[0]{id}, $job, 'jobs: the job');
+
+$r = $s->req(POST => "/api/v1/projects/$id/jobs/$job/trigger", undef, { %h, 'Content-Length' => 0 });
+is($r->{status}, 201, 'a manual trigger') or diag($r->{body});
+my $run = $r->{json}{run_id};
+my $runs = wait_for('the run succeeds, seen in /runs', sub {
+	my $x = $s->req(GET => "/api/v1/projects/$id/runs", undef, \%h)->{json};
+	return (grep { $_->{id} eq $run && $_->{status} eq 'success' } @{ $x->{runs} }) ? $x : undef;
+});
+my ($mr) = grep { $_->{id} eq $run } @{ $runs->{runs} // [] };
+ok($mr && !exists $mr->{cronjob_name}, 'manual: no cronjob_name');
+$r = $s->req(GET => "/api/v1/projects/$id/model-executions", undef, \%h);
+ok((grep { $_->{run_id} eq $run && $_->{model_name} eq 'sqlmesh' } @{ $r->{json}{executions} }),
+	'and in model-executions');
+$r = $s->req(GET => "/api/v1/projects/$id/jobs/$job/logs?run_id=$run", undef, \%h);
+is($r->{status}, 200, 'logs');
+my $text = join "\n", map { $_->{message} } @{ $r->{json}{logs} };
+like($text, qr/^sqlmesh run --select-model \*$/m, 'the command ran, quotes as a shell reads them');
+like($text, qr/^cwd \Q$checkout\E$/m, 'in the checkout');
+
+# The cron slot: brought forward rather than waited for.
+$s->sql("UPDATE schedules SET next_run_at = UTC_TIMESTAMP(6) WHERE public_id = '$job'");
+wait_for('the schedule fires: a run with cronjob_name', sub {
+	my $x = $s->req(GET => "/api/v1/projects/$id/runs", undef, \%h)->{json};
+	return grep { ($_->{cronjob_name} // '') eq $job && $_->{status} eq 'success' } @{ $x->{runs} };
+});
+$r = $s->req(GET => "/api/v1/projects/$id/model-executions/stats", undef, \%h);
+is($r->{json}{stats}[0]{executions}, 2, 'model stats count both runs');
+
+$r = $s->req(PUT => "/api/v1/projects/$id/jobs/$job", { enabled => JSON::PP::false }, \%h);
+is($r->{status}, 200, 'update a job');
+ok(!$r->{json}{enabled}, 'disabled');
+my ($en) = $s->sql("SELECT enabled FROM schedules WHERE public_id = '$job'");
+is($en, 0, 'its schedule is off');
+
+# --- plans ------------------------------------------------------------------------------------
+sub plans { $s->req(GET => "/api/v1/projects/$id/plans" . ($_[0] // ''), undef, \%h)->{json} }
+sub plan_of {
+	my ($sha, $status) = @_;
+	return wait_for("a $status plan of " . substr($sha, 0, 7), sub {
+		my ($x) = grep { $_->{to_commit_sha} eq $sha && $_->{status} eq $status } @{ plans()->{plans} };
+		return $x;
+	});
+}
+sub act {
+	my ($plan, $verb) = @_;
+	return $s->req(POST => "/api/v1/projects/$id/plans/$plan/$verb", undef, { %h, 'Content-Length' => 0 });
+}
+
+my $sha2 = commit('second');
+my $pl = plan_of($sha2, 'pending');
+is($pl->{from_commit_sha}, $sha1, 'from the checkout');
+is($pl->{commit_message}, 'second', 'commit_message');
+is($pl->{triggered_by}, 'git_sync', 'opened by the sync');
+is($pl->{commits_behind}, 1, 'commits_behind');
+$r = $s->req(GET => "/api/v1/projects/$id/plans/$pl->{id}", undef, \%h);
+like($r->{json}{plan_output}{output}, qr/sqlmesh plan prod --explain/, 'the explain output is kept');
+like($r->{json}{plan_output}{output}, qr{cwd \Q$pdir/$id/plans/$pl->{id}\E}, 'explained in a worktree of the commit');
+is($s->req(GET => "/api/v1/projects/$id/plans/pending", undef, \%h)->{json}{count}, 1, 'pending count');
+is(sh("git -C $checkout rev-parse HEAD"), $sha1, 'the checkout waits for approval');
+is(act($pl->{id}, 'approve')->{status}, 200, 'approve');
+is(act($pl->{id}, 'approve')->{status}, 409, 'approving twice: 409');
+plan_of($sha2, 'completed');
+$got = $s->req(GET => "/api/v1/projects/$id", undef, \%h)->{json};
+is($got->{current_commit_sha}, $sha2, 'the checkout moved to the plan');
+is($got->{commits_behind}, 0, 'and is not behind');
+$r = $s->req(GET => "/api/v1/projects/$id/plans/$pl->{id}", undef, \%h);
+is($r->{json}{plan_type}, 'execute', 'executed');
+like($r->{json}{plan_output}{output}, qr/--auto-apply/, 'the execute output');
+
+my $sha3 = commit('third');
+$pl = plan_of($sha3, 'pending');
+is(act($pl->{id}, 'reject')->{status}, 200, 'reject');
+plan_of($sha3, 'rejected');
+$r = $s->req(POST => "/api/v1/projects/$id/plans", undef, { %h, 'Content-Length' => 0 });
+is($r->{status}, 201, 'a manual explain') or diag($r->{body});
+is($r->{json}{triggered_by}, 'manual', 'triggered_by manual');
+my $manual = $r->{json}{id};
+wait_for('pending', sub { plans('?status=pending')->{total} == 1 });
+is(act($manual, 'cancel')->{status}, 200, 'cancel');
+is($s->req(GET => "/api/v1/projects/$id/plans/$manual", undef, \%h)->{json}{status}, 'cancelled', 'cancelled');
+
+my $sha4 = commit('fourth');
+my $p4 = plan_of($sha4, 'pending');
+my $sha5 = commit('fifth');
+plan_of($sha5, 'pending');
+$r = $s->req(GET => "/api/v1/projects/$id/plans/$p4->{id}", undef, \%h);
+is($r->{json}{status}, 'rejected', 'a newer commit discards the older plan');
+ok($r->{json}{plan_output}{auto_discarded}, 'auto_discarded in plan_output');
+my ($p5) = grep { $_->{to_commit_sha} eq $sha5 } @{ plans()->{plans} };
+
+open my $f, '>', "$tmp/fail" or die;
+close $f;
+$r = act($p5->{id}, 'approve');
+plan_of($sha5, 'failed');
+unlink "$tmp/fail";
+is(act($p5->{id}, 'retry')->{status}, 200, 'retry a failed execute');
+plan_of($sha5, 'completed');
+
+$r = plans('?limit=2');
+is_deeply([@$r{qw(page limit total_pages)}], [1, 2, int(($r->{total} + 1) / 2)], 'plans: paging');
+is($s->req(GET => "/api/v1/projects/$id/plans?status=odd", undef, \%h)->{status}, 400, 'a bad status: 400');
+
+# --- other organizations ----------------------------------------------------------------------
+$s->cli('user', 'add', 'eve@evil.com');
+$s->cli('org', 'add', 'Evil', '--owner', 'eve@evil.com');
+my (undef, $eve) = $s->cli('key', 'create', '--org', 'Evil', '--user', 'eve@evil.com');
+chomp $eve;
+for my $path ("/api/v1/projects/$id", "/api/v1/projects/$id/jobs", "/api/v1/projects/$id/plans",
+	"/api/v1/projects/$id/jobs/$job", "/api/v1/projects/$id/runs") {
+	is($s->as($eve, GET => $path)->{status}, 404, "another org: $path is 404");
+}
+is($s->as($eve, DELETE => "/api/v1/projects/$id")->{status}, 404, "another org cannot delete it");
+is($s->as($eve, GET => '/api/v1/projects')->{json}{total}, 0, 'another org sees none');
+
+# --- lifecycle --------------------------------------------------------------------------------
+$r = $s->req(POST => "/api/v1/projects/$id/suspend", undef, { %h, 'Content-Length' => 0 });
+ok($r->{json}{project}{suspended}, 'suspend');
+$s->req(PUT => "/api/v1/projects/$id/jobs/$job", { enabled => JSON::PP::true }, \%h);
+($en) = $s->sql("SELECT enabled FROM schedules WHERE public_id = '$job'");
+is($en, 0, 'a suspended project schedules nothing');
+$r = $s->req(POST => "/api/v1/projects/$id/resume", undef, { %h, 'Content-Length' => 0 });
+($en) = $s->sql("SELECT enabled FROM schedules WHERE public_id = '$job'");
+is($en, 1, 'resume: the job schedules again');
+$r = $s->req(POST => "/api/v1/projects/$id/undeploy", undef, { %h, 'Content-Length' => 0 });
+is($r->{json}{project}{status}, 'undeployed', 'undeploy');
+is($s->req(POST => "/api/v1/projects/$id/jobs/$job/trigger", undef, { %h, 'Content-Length' => 0 })->{status},
+	409, 'an undeployed project runs nothing');
+is($s->req(DELETE => "/api/v1/projects/$id", undef, \%h)->{status}, 200, 'delete');
+is($s->req(GET => "/api/v1/projects/$id", undef, \%h)->{status}, 404, 'gone');
+is($s->req(GET => "/api/v1/projects/$id/runs", undef, \%h)->{status}, 404, 'with its runs');
+wait_for('its workspace is removed', sub { !-e "$pdir/$id" });
+is(($s->sql("SELECT COUNT(*) FROM schedules WHERE public_id = '$job'"))[0], 0, 'and its schedules');
+
+$s->finish;
+done_testing;
