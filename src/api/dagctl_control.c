@@ -443,6 +443,7 @@ prj_update(struct req *r)
 	f.branch = db_val(p, 0, PRJ_C_BRANCH);
 	f.auth = db_val(p, 0, PRJ_C_AUTH);
 	f.sealed = db_val(p, 0, PRJ_C_SEALED);
+	f.key_id = db_val(p, 0, PRJ_C_KEY_ID);
 	settings = api_json_col(db_val(p, 0, PRJ_C_SETTINGS));
 	if (!json_is_object(settings)) {
 		json_decref(settings);

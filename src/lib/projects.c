@@ -12,7 +12,7 @@
 	" p.commits_behind, p.sync_error, " DB_TS("p.created_at") ", " \
 	DB_TS("p.updated_at") ", p.id, p.flow_id, p.org_id, p.sealed," \
 	" (SELECT public_id FROM orgs WHERE id = p.org_id), p.deleted, " \
-	DB_TS("p.synced_at") " FROM dagctl_projects p"
+	DB_TS("p.synced_at") ", p.key_id FROM dagctl_projects p"
 
 static const char SQL_INSERT[] =
     "INSERT INTO dagctl_projects (public_id, org_id, flow_id, name, description,"
