@@ -271,5 +271,17 @@ is($s->req(GET => "/api/v1/projects/$id/runs", undef, \%h)->{status}, 404, 'with
 wait_for('its workspace is removed', sub { !-e "$pdir/$id" });
 is(($s->sql("SELECT COUNT(*) FROM schedules WHERE public_id = '$job'"))[0], 0, 'and its schedules');
 
+# The sealed token follows a key rotation, and still opens in the worker.
+my ($kid) = $s->sql("SELECT key_id FROM dagctl_projects WHERE public_id = '$dbt'");
+my ($rc, $out) = $s->cli('secrets', 'rotate-key');
+is($rc, 0, 'rotate-key') or diag($out);
+isnt(($s->sql("SELECT key_id FROM dagctl_projects WHERE public_id = '$dbt'"))[0], $kid,
+	'the project credential is re-sealed');
+$s->sql("UPDATE dagctl_projects SET synced_at = NULL, next_sync_at = UTC_TIMESTAMP(6) WHERE public_id = '$dbt'");
+wait_for('and opens after the rotation', sub {
+	my $x = $s->req(GET => "/api/v1/projects/$dbt", undef, \%h)->{json};
+	return $x->{last_synced_at} && !exists $x->{sync_error};
+});
+
 $s->finish;
 done_testing;
