@@ -86,3 +86,24 @@ CREATE TABLE dagctl_plans (
   KEY ix_dagctl_plans_project (project_id, status, id),
   CONSTRAINT fk_dagctl_plans_project FOREIGN KEY (project_id) REFERENCES dagctl_projects (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Invitations to an organization: the token is shown once; the row keeps
+-- its lookup id in clear and argon2id of its secret, like API keys.
+CREATE TABLE dagctl_invitations (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  public_id VARCHAR(40) NOT NULL,
+  org_id BIGINT UNSIGNED NOT NULL,
+  email VARCHAR(254) NOT NULL,
+  role VARCHAR(16) NOT NULL,
+  lookup_id CHAR(8) NOT NULL,
+  secret_hash VARCHAR(160) NOT NULL,
+  invited_by VARCHAR(254) NULL,
+  expires_at DATETIME(6) NOT NULL,
+  accepted_at DATETIME(6) NULL,
+  revoked_at DATETIME(6) NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  UNIQUE KEY uq_dagctl_invitations_public (public_id),
+  UNIQUE KEY uq_dagctl_invitations_lookup (lookup_id),
+  KEY ix_dagctl_invitations_org (org_id, id),
+  CONSTRAINT fk_dagctl_invitations_org FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -252,6 +252,52 @@ for my $path ("/api/v1/projects/$id", "/api/v1/projects/$id/jobs", "/api/v1/proj
 is($s->as($eve, DELETE => "/api/v1/projects/$id")->{status}, 404, "another org cannot delete it");
 is($s->as($eve, GET => '/api/v1/projects')->{json}{total}, 0, 'another org sees none');
 
+# --- team -----------------------------------------------------------------------------------
+sub team { $s->req(GET => "/api/v1/organizations/members", undef, \%h)->{json} }
+$r = team();
+is($r->{total}, 1, 'members: total');
+is($r->{members}[0]{role}, 'owner', 'the owner');
+like($r->{members}[0]{id}, qr/^user_/, 'a user id');
+my $me = $r->{members}[0]{id};
+is($s->req(DELETE => "/api/v1/organizations/members/$me", undef, \%h)->{status}, 403, 'removing yourself: 403');
+is($s->req(PUT => "/api/v1/organizations/members/$me/role", { role => 'reader' }, \%h)->{status}, 403,
+	'changing your own role: 403');
+is($s->req(POST => '/api/v1/organizations/invitations', { email => 'eve@evil.com', role => 'boss' }, \%h)->{status},
+	400, 'a role dagctl does not know: 400');
+$r = $s->req(POST => '/api/v1/organizations/invitations', { email => 'eve@evil.com', role => 'developer' }, \%h);
+is($r->{status}, 201, 'invite') or diag($r->{body});
+my $token = $r->{json}{token};
+like($token, qr/^dctl_inv_/, 'a token, shown once');
+ok($r->{json}{expires_at}, 'that expires');
+$r = $s->req(GET => '/api/v1/organizations/invitations', undef, \%h);
+is($r->{json}{total}, 1, 'pending invitations');
+ok(!exists $r->{json}{invitations}[0]{token}, 'the token is not listed');
+is(($s->sql("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%dctl_inv_%'"))[0], 0, 'nor audited');
+is($s->req(POST => '/api/v1/organizations/invitations/accept', { token => $token }, \%h)->{status}, 403,
+	'someone else cannot accept it');
+$r = $s->as($eve, POST => '/api/v1/organizations/invitations/accept', { token => $token });
+is($r->{status}, 200, 'the invitee accepts') or diag($r->{body});
+is($r->{json}{organization_id}, $org, 'into the organization');
+is($s->as($eve, POST => '/api/v1/organizations/invitations/accept', { token => $token })->{status}, 404,
+	'once');
+my ($eve_m) = grep { $_->{email} eq 'eve@evil.com' } @{ team()->{members} };
+is($eve_m->{role}, 'developer', 'a developer now');
+ok((grep { /invitation.accept/ } $s->sql('SELECT action FROM audit_log')), 'accepting is audited');
+$r = $s->req(PUT => "/api/v1/organizations/members/$eve_m->{id}/role", { role => 'reader' }, \%h);
+is($r->{json}{member}{role}, 'reader', 'role changed');
+is($s->req(DELETE => "/api/v1/organizations/members/$eve_m->{id}", undef, \%h)->{status}, 200, 'remove');
+is(team()->{total}, 1, 'removed');
+$r = $s->req(POST => '/api/v1/organizations/invitations', { email => 'eve@evil.com', role => 'reader' }, \%h);
+$s->sql("UPDATE dagctl_invitations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE public_id = '$r->{json}{id}'");
+is($s->as($eve, POST => '/api/v1/organizations/invitations/accept', { token => $r->{json}{token} })->{status},
+	409, 'an expired invitation cannot be accepted');
+is($s->req(GET => '/api/v1/organizations/invitations', undef, \%h)->{json}{total}, 0, 'nor is it pending');
+$r = $s->req(POST => '/api/v1/organizations/invitations', { email => 'eve@evil.com', role => 'reader' }, \%h);
+is($s->req(DELETE => "/api/v1/organizations/invitations/$r->{json}{id}", undef, \%h)->{status}, 200, 'revoke');
+is($s->as($eve, POST => '/api/v1/organizations/invitations/accept', { token => $r->{json}{token} })->{status},
+	404, 'a revoked invitation is gone');
+is(team()->{total}, 1, 'still one member');
+
 # --- lifecycle --------------------------------------------------------------------------------
 $r = $s->req(POST => "/api/v1/projects/$id/suspend", undef, { %h, 'Content-Length' => 0 });
 ok($r->{json}{project}{suspended}, 'suspend');
