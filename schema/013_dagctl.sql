@@ -107,3 +107,17 @@ CREATE TABLE dagctl_invitations (
   KEY ix_dagctl_invitations_org (org_id, id),
   CONSTRAINT fk_dagctl_invitations_org FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- dagctl's organization-wide environment variables are the variables of
+-- the dagy environment "dagctl" (sealed there); this table keeps what
+-- dagctl adds: whether the value may be shown.
+CREATE TABLE dagctl_env_vars (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  org_id BIGINT UNSIGNED NOT NULL,
+  name VARCHAR(255) NOT NULL,
+  is_sensitive TINYINT(1) NOT NULL DEFAULT 0,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  UNIQUE KEY uq_dagctl_env_vars (org_id, name),
+  CONSTRAINT fk_dagctl_env_vars_org FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "dagy/audit.h"
 #include "dagy/config.h"
+#include "dagy/dagctl_vars.h"
 #include "dagy/flows.h"
 #include "dagy/flowspec.h"
 #include "dagy/ids.h"
@@ -295,7 +296,9 @@ check_branch(struct req *r, const char *b)
 }
 
 /* The project's flow: one shell step running $DAGY_PARAM_COMMAND in
- * $DAGY_PARAM_DIR (the checkout, or a plan's worktree). */
+ * $DAGY_PARAM_DIR (the checkout, or a plan's worktree), with the
+ * variables of the "dagctl" environment (DAGY_VAR_<NAME>) under their
+ * own names, as dagctl injects them. */
 static int
 register_flow(struct req *r, const char *id, const char *type, int64_t *flow_id)
 {
@@ -307,7 +310,9 @@ register_flow(struct req *r, const char *id, const char *type, int64_t *flow_id)
 
 	spec = json_pack("{s:[{s:s, s:s, s:{s:s}}], s:{s:{s:s}, s:{s:s}}}",
 	    "nodes", "id", type, "type", "shell", "config", "command",
-	    "cd \"$DAGY_PARAM_DIR\" && exec /bin/sh -c \"$DAGY_PARAM_COMMAND\"",
+	    "cd \"$DAGY_PARAM_DIR\" && for v in $(env | sed -n"
+	    " 's/^DAGY_VAR_\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p'); do"
+	    " eval \"export $v=\\\"\\$DAGY_VAR_$v\\\"\"; done && exec /bin/sh -c \"$DAGY_PARAM_COMMAND\"",
 	    "params", "command", "default", "true", "dir", "default", checkout_dir(r, id));
 	memset(&reg, 0, sizeof(reg));
 	reg.name = id;
@@ -643,6 +648,7 @@ job_sched(struct req *r, const struct db_res *p, const struct job_fields *j,
 	f->mode = "cron";
 	f->tz = "UTC";
 	f->catchup = "skip";
+	f->env = DVARS_ENV;
 	f->cron = j->schedule;
 	f->description = j->name;
 	f->enabled = j->enabled && db_int(p, 0, PRJ_C_DEPLOYED) && !db_int(p, 0, PRJ_C_SUSPENDED);
@@ -863,6 +869,7 @@ job_trigger(struct req *r)
 	memset(&t, 0, sizeof(t));
 	t.flow = db_val(p, 0, PRJ_C_ID);
 	t.trigger = "manual";
+	t.environment = DVARS_ENV;
 	t.params = params;
 	t.execute = 1;
 	rc = runs_api_trigger(r, &t, &c);

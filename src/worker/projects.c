@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dagy/config.h"
+#include "dagy/dagctl_vars.h"
 #include "dagy/db.h"
 #include "dagy/flows.h"
 #include "dagy/log.h"
@@ -243,6 +244,7 @@ start_run(struct syncer *s, struct arena *a, const struct db_res *p, const char 
 	n.flow_name = db_val(v, 0, FLOWS_V_NAME);
 	n.status = "queued";
 	n.trigger = "manual";
+	n.environment = DVARS_ENV;
 	n.params = text;
 	n.tags = "{}";
 	if ((rc = runs_create(s->db, a, &n, &id, &slug)) < 0 ||

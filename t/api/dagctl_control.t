@@ -35,6 +35,8 @@ mkdir "$tmp/bin";
 for my $tool (qw(sqlmesh dbt)) {
 	open my $fh, '>', "$tmp/bin/$tool" or die;
 	print $fh "#!/bin/sh\necho \"$tool \$*\"\necho \"cwd \$(pwd)\"\n"
+		. "echo \"account=\$SNOWFLAKE_ACCOUNT\"\n"
+		. "if [ \"\$SNOWFLAKE_PASSWORD\" = hunter2 ]; then echo password-ok; fi\n"
 		. "if [ -f '$tmp/fail' ]; then echo 'Error: model orders failed'; exit 1; fi\n"
 		. "echo 'Model orders: 1 row'\n";
 	close $fh;
@@ -139,6 +141,30 @@ $r = $s->req(GET => "/api/v1/projects/$id/jobs", undef, \%h);
 is($r->{json}{total}, 1, 'jobs: total');
 is($r->{json}{jobs}[0]{id}, $job, 'jobs: the job');
 
+# --- environment variables -------------------------------------------------------------------
+my $EV = '/api/v1/environment-variables';
+$r = $s->req(POST => $EV, { name => 'snowflake_account', value => 'xy12345' }, \%h);
+is($r->{status}, 201, 'a variable') or diag($r->{body});
+is($r->{json}{name}, 'SNOWFLAKE_ACCOUNT', 'names are uppercased');
+is($r->{json}{value}, 'xy12345', 'a plain value is shown');
+$r = $s->req(POST => $EV, { name => 'SNOWFLAKE_PASSWORD', value => 'hunter2', is_sensitive => JSON::PP::true }, \%h);
+is($r->{status}, 201, 'a sensitive variable');
+is($r->{json}{value}, '***', 'its value is masked');
+is($s->req(POST => $EV, { name => 'SNOWFLAKE_ACCOUNT', value => 'x' }, \%h)->{status}, 409, 'a duplicate: 409');
+is($s->req(POST => $EV, { name => 'BAD-NAME', value => 'x' }, \%h)->{status}, 400, 'a bad name: 400');
+is($s->req(POST => $EV, { name => 'KEY', value => 'x', mount_as_file => JSON::PP::true }, \%h)->{status}, 400,
+	'mount_as_file: 400, dagy mounts no files');
+$r = $s->req(GET => $EV, undef, \%h);
+is($r->{json}{total}, 2, 'variables: total');
+unlike($r->{body}, qr/hunter2/, 'the sensitive value never comes back');
+$r = $s->req(GET => "$EV/snowflake_password", undef, \%h);
+is($r->{json}{value}, '***', 'nor alone (names looked up in any case)');
+$r = $s->req(PUT => "$EV/SNOWFLAKE_PASSWORD", { value => 'hunter2' }, \%h);
+is($r->{status}, 200, 'update');
+unlike($r->{body}, qr/hunter2/, 'masked after an update');
+is(($s->sql("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%hunter2%'"))[0], 0, 'never audited');
+ok(!grep({ /hunter2/ } $s->sql('SELECT ciphertext FROM env_variables')), 'sealed at rest');
+
 $r = $s->req(POST => "/api/v1/projects/$id/jobs/$job/trigger", undef, { %h, 'Content-Length' => 0 });
 is($r->{status}, 201, 'a manual trigger') or diag($r->{body});
 my $run = $r->{json}{run_id};
@@ -156,6 +182,9 @@ is($r->{status}, 200, 'logs');
 my $text = join "\n", map { $_->{message} } @{ $r->{json}{logs} };
 like($text, qr/^sqlmesh run --select-model \*$/m, 'the command ran, quotes as a shell reads them');
 like($text, qr/^cwd \Q$checkout\E$/m, 'in the checkout');
+like($text, qr/^account=xy12345$/m, 'with the variables');
+like($text, qr/^password-ok$/m, 'sensitive ones too');
+unlike($text, qr/hunter2/, 'which stay out of the logs');
 
 # The cron slot: brought forward rather than waited for.
 $s->sql("UPDATE schedules SET next_run_at = UTC_TIMESTAMP(6) WHERE public_id = '$job'");
@@ -251,6 +280,8 @@ for my $path ("/api/v1/projects/$id", "/api/v1/projects/$id/jobs", "/api/v1/proj
 }
 is($s->as($eve, DELETE => "/api/v1/projects/$id")->{status}, 404, "another org cannot delete it");
 is($s->as($eve, GET => '/api/v1/projects')->{json}{total}, 0, 'another org sees none');
+is($s->as($eve, GET => "$EV/SNOWFLAKE_ACCOUNT")->{status}, 404, "another org's variable: 404");
+is($s->as($eve, GET => $EV)->{json}{total}, 0, 'another org has no variables');
 
 # --- team -----------------------------------------------------------------------------------
 sub team { $s->req(GET => "/api/v1/organizations/members", undef, \%h)->{json} }
@@ -297,6 +328,9 @@ is($s->req(DELETE => "/api/v1/organizations/invitations/$r->{json}{id}", undef, 
 is($s->as($eve, POST => '/api/v1/organizations/invitations/accept', { token => $r->{json}{token} })->{status},
 	404, 'a revoked invitation is gone');
 is(team()->{total}, 1, 'still one member');
+
+is($s->req(DELETE => "$EV/SNOWFLAKE_ACCOUNT", undef, \%h)->{status}, 200, 'delete a variable');
+is($s->req(GET => "$EV/SNOWFLAKE_ACCOUNT", undef, \%h)->{status}, 404, 'gone');
 
 # --- lifecycle --------------------------------------------------------------------------------
 $r = $s->req(POST => "/api/v1/projects/$id/suspend", undef, { %h, 'Content-Length' => 0 });
