@@ -121,3 +121,23 @@ CREATE TABLE dagctl_env_vars (
   UNIQUE KEY uq_dagctl_env_vars (org_id, name),
   CONSTRAINT fk_dagctl_env_vars_org FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- dagctl's environment protections: a record on a dagy environment (its
+-- is_protected flag is the protection's "enabled") and the users excepted
+-- from it, the only ones who may approve plans targeting it.
+CREATE TABLE dagctl_protections (
+  env_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+  org_id BIGINT UNSIGNED NOT NULL,
+  created_by VARCHAR(40) NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  KEY ix_dagctl_protections_org (org_id),
+  CONSTRAINT fk_dagctl_protections_env FOREIGN KEY (env_id) REFERENCES environments (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE dagctl_protection_users (
+  env_id BIGINT UNSIGNED NOT NULL,
+  user_id BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (env_id, user_id),
+  CONSTRAINT fk_dagctl_protection_users_env FOREIGN KEY (env_id) REFERENCES dagctl_protections (env_id) ON DELETE CASCADE,
+  CONSTRAINT fk_dagctl_protection_users_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1077,8 +1077,15 @@ plan_move(struct req *r, const char *const *from, size_t nfrom, const char *to,
 			env = arena_strdup(&r->arena, json_string_value(json_object_get(s,
 			    "sqlmesh_environment")));
 		json_decref(s);
-		if (env != NULL && (rc = api_env_guard(r, env, "deploy")) != 0)
-			return rc < 0 ? rc : 0;
+		if (env != NULL) {
+			int allowed;
+
+			if ((rc = dagctl_protect_allows(r, env, &allowed)) < 0)
+				return rc;
+			if (!allowed)
+				return api_error(r, API_E_FORBIDDEN, NULL, "environment '%s' is "
+				    "protected: only its excepted users approve plans", env);
+		}
 	}
 	if ((rc = db_begin(r->db)) < 0)
 		return rc;

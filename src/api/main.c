@@ -39,6 +39,7 @@ static const struct {
 	{dagctl_control_routes, &dagctl_control_routes_n},
 	{dagctl_team_routes, &dagctl_team_routes_n},
 	{dagctl_env_routes, &dagctl_env_routes_n},
+	{dagctl_protect_routes, &dagctl_protect_routes_n},
 	{usage_routes, &usage_routes_n},
 	{audit_routes, &audit_routes_n},
 	{secrets_routes, &secrets_routes_n},

@@ -226,6 +226,24 @@ like($r->{json}{plan_output}{output}, qr/sqlmesh plan prod --explain/, 'the expl
 like($r->{json}{plan_output}{output}, qr{cwd \Q$pdir/$id/plans/$pl->{id}\E}, 'explained in a worktree of the commit');
 is($s->req(GET => "/api/v1/projects/$id/plans/pending", undef, \%h)->{json}{count}, 1, 'pending count');
 is(sh("git -C $checkout rev-parse HEAD"), $sha1, 'the checkout waits for approval');
+# Environment protection: prod protected, only excepted users approve.
+my $EP = '/api/v1/environment-protections';
+$r = $s->req(POST => $EP, { environment_name => 'prod' }, \%h);
+is($r->{status}, 201, 'protect prod') or diag($r->{body});
+my $prot = $r->{json}{id};
+ok($r->{json}{enabled}, 'enabled by default');
+is_deeply($r->{json}{excepted_users}, [], 'nobody excepted yet');
+is($s->req(POST => $EP, { environment_name => 'prod' }, \%h)->{status}, 409, 'protected twice: 409');
+is($s->req(GET => $EP, undef, \%h)->{json}{total}, 1, 'protections: total');
+$r = $s->req(GET => "$EP/check?environment_name=prod", undef, \%h);
+ok($r->{json}{protected} && !$r->{json}{allowed}, 'check: protected, not allowed');
+is(act($pl->{id}, 'approve')->{status}, 403, 'a protected environment refuses approval');
+my $owner = $s->req(GET => '/api/v1/organizations/members', undef, \%h)->{json}{members}[0]{id};
+$r = $s->req(POST => "$EP/$prot/excepted-users", { user_id => $owner }, \%h);
+is($r->{json}{excepted_users}[0]{user_id}, $owner, 'except a user');
+is($s->req(POST => "$EP/$prot/excepted-users", { user_id => 'user_nobody' }, \%h)->{status}, 404,
+	'only members can be excepted');
+ok($s->req(GET => "$EP/check?environment_name=prod", undef, \%h)->{json}{allowed}, 'check: allowed now');
 is(act($pl->{id}, 'approve')->{status}, 200, 'approve');
 is(act($pl->{id}, 'approve')->{status}, 409, 'approving twice: 409');
 plan_of($sha2, 'completed');
@@ -282,6 +300,13 @@ is($s->as($eve, DELETE => "/api/v1/projects/$id")->{status}, 404, "another org c
 is($s->as($eve, GET => '/api/v1/projects')->{json}{total}, 0, 'another org sees none');
 is($s->as($eve, GET => "$EV/SNOWFLAKE_ACCOUNT")->{status}, 404, "another org's variable: 404");
 is($s->as($eve, GET => $EV)->{json}{total}, 0, 'another org has no variables');
+is($s->as($eve, GET => "$EP/$prot")->{status}, 404, "another org's protection: 404");
+$r = $s->req(PUT => "$EP/$prot", { enabled => JSON::PP::false }, \%h);
+ok(!$r->{json}{enabled}, 'protection off');
+is($s->req(PUT => "$EP/$prot", { environment_name => 'other' }, \%h)->{status}, 400, 'renaming: 400');
+is($s->req(DELETE => "$EP/$prot/excepted-users/$owner", undef, \%h)->{status}, 200, 'unexcept');
+is($s->req(DELETE => "$EP/$prot", undef, \%h)->{status}, 200, 'delete the protection');
+is($s->req(GET => "$EP/$prot", undef, \%h)->{status}, 404, 'gone');
 
 # --- team -----------------------------------------------------------------------------------
 sub team { $s->req(GET => "/api/v1/organizations/members", undef, \%h)->{json} }
