@@ -324,6 +324,17 @@ config_check(const struct config *cfg, FILE *out)
 		    "least 1\n", cfg->path);
 		problems++;
 	}
+	if (config_int(cfg, "projects", "poll_seconds") < 1 ||
+	    config_int(cfg, "projects", "git_timeout_seconds") < 1 ||
+	    config_int(cfg, "team", "invitation_ttl_hours") < 1) {
+		fprintf(out, "%s: [projects] poll_seconds and git_timeout_seconds and [team] "
+		    "invitation_ttl_hours must be at least 1\n", cfg->path);
+		problems++;
+	}
+	if (config_str(cfg, "projects", "dir")[0] != '/') {
+		fprintf(out, "%s: [projects] dir must be an absolute path\n", cfg->path);
+		problems++;
+	}
 	if (strcmp(config_str(cfg, "log", "level"), "debug") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "info") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "warn") != 0 &&
