@@ -97,8 +97,8 @@ static const char SQL_STATE[] =
     "UPDATE dagctl_projects SET deployed = ?, suspended = ?,"
     " next_sync_at = IF(? = 1, CURRENT_TIMESTAMP(6), NULL),"
     " updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?";
-/* A schedule that comes back on fires from now, not from the slots it
- * missed while off. */
+/* Job schedules catch up with "skip": one that comes back on fires at
+ * most its latest missed slot, not every slot it missed while off. */
 static const char SQL_STATE_JOBS[] =
     "UPDATE schedules s JOIN dagctl_jobs j ON s.public_id = j.public_id"
     " SET s.enabled = (j.enabled = 1 AND ? = 1),"
