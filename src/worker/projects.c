@@ -456,7 +456,9 @@ static void *
 syncer_main(void *arg)
 {
 	struct syncer *s = arg;
-	int lease = 3 * config_int(s->cfg, "projects", "git_timeout_seconds");
+	/* A sync runs about ten git commands, each within the timeout; the
+	 * lease outlasts them all, so no other worker takes the project. */
+	int lease = 12 * config_int(s->cfg, "projects", "git_timeout_seconds");
 
 	while (!quitting(s)) {
 		struct arena a = {0};
