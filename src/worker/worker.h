@@ -115,6 +115,7 @@ struct worker {
 	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
 	struct recorder *rec;
 	struct sender *sender;
+	struct poller *poller;
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
@@ -198,6 +199,10 @@ int deliver_start(struct worker *w);
 /* Deliveries may be due now (the recorder queued some, or the API asked). */
 void deliver_poke(struct worker *w);
 void deliver_stop(struct worker *w);
+
+/* sensors.c: the poller thread of polling sensors. */
+int sensors_start(struct worker *w);
+void sensors_stop(struct worker *w);
 
 /* scheduler.c: fires due slots; returns runs created and sets *next_due
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
