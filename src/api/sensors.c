@@ -482,13 +482,15 @@ sensor_test_h(struct req *r)
 	struct firing f = {0, "test", NULL, NULL};
 	struct db_res *row;
 	const char *run_id;
-	json_t *params;
+	json_t *params, *detail;
 	int rc;
 
 	if ((rc = load_sensor(r, &row)) < 0)
 		return r->responded ? 0 : rc;
 	params = api_json_col(db_val(row, 0, SENSORS_C_PARAMS));
-	f.detail = api_json_text(r, json_pack("{s:s}", "tested_by", r->who.email));
+	detail = json_pack("{s:s}", "tested_by", r->who.email);
+	f.detail = api_json_text(r, detail);
+	json_decref(detail);
 	rc = fire(r, row, json_is_object(params) ? params : NULL, &f, &run_id);
 	json_decref(params);
 	if (rc != 0)
@@ -689,8 +691,10 @@ webhook_h(struct req *r)
 			rc = accepted(r, run_id, 1);
 		goto done;
 	}
-	f.detail = api_json_text(r, json_pack("{s:o, s:I}", "remote_addr",
-	    api_str_or_null(r->who.ip), "body_bytes", (json_int_t)r->body_len));
+	v = json_pack("{s:o, s:I}", "remote_addr", api_str_or_null(r->who.ip),
+	    "body_bytes", (json_int_t)r->body_len);
+	f.detail = api_json_text(r, v);
+	json_decref(v);
 	rc = fire(r, s, params, &f, &run_id);
 	/* The same delivery raced in on another connection and won. */
 	if (rc == DB_EDUP && (rc = sensors_delivered(r->db, &r->arena,

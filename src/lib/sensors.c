@@ -89,7 +89,7 @@ sensors_fire(struct db *db, int64_t sensor_dbid, int64_t org_id, const char *sou
 	int64_t rc;
 
 	ids_new("firing", id, sizeof(id));
-	rc = db_exec(db, SQL_FIRE, "siisssssi", id, sensor_dbid, org_id, source, delivery_id,
+	rc = db_exec(db, SQL_FIRE, "siissssi", id, sensor_dbid, org_id, source, delivery_id,
 	    detail, run_id, org_id);
 	return rc < 0 ? (int)rc : rc == 0 ? SENSORS_ENOTFOUND : 0;
 }

@@ -149,6 +149,7 @@ is($f->[2]{delivery_id}, 'd-1', 'with its delivery id');
 my ($n) = $s->sql("SELECT COUNT(*) FROM audit_log WHERE action = 'run.trigger' AND target_id = '$run'");
 is($n, 1, 'the webhook run is audited like POST /v1/runs');
 
+$s->cli('user', 'add', 'eve@evil.com');
 $s->cli('org', 'add', 'Evil', '--owner', 'eve@evil.com');
 my (undef, $eve) = $s->cli('key', 'create', '--org', 'Evil', '--user', 'eve@evil.com');
 $eve =~ s/\s+\z//;
