@@ -37,6 +37,7 @@ static const struct {
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},
+	{nodes_routes, &nodes_routes_n},
 	{sensors_routes, &sensors_routes_n},
 };
 

@@ -370,27 +370,16 @@ done:
 	return rc < 0 && r->responded ? 0 : rc;
 }
 
+static json_t *
+sensor_item(const struct db_res *rows, unsigned i)
+{
+	return sensor_json(rows, i, 0);
+}
+
 static int
 sensor_list_h(struct req *r)
 {
-	struct db_res *rows;
-	json_t *after, *items, *key = NULL;
-	int limit, rc;
-	unsigned i;
-
-	if (req_page(r, 20, 100, &limit, &after) < 0)
-		return 0;
-	rc = sensors_list(r->db, &r->arena, r->who.org_id,
-	    (int64_t)json_integer_value(json_array_get(after, 0)), limit + 1, &rows);
-	json_decref(after);
-	if (rc < 0)
-		return rc;
-	items = json_array();
-	for (i = 0; i < rows->nrows && i < (unsigned)limit; i++)
-		json_array_append_new(items, sensor_json(rows, i, 0));
-	if (rows->nrows > (unsigned)limit)
-		key = json_pack("[I]", (json_int_t)db_int(rows, limit - 1, SENSORS_C_DBID));
-	return api_page(r, items, key);
+	return api_list_by_key(r, sensors_list, sensor_item, SENSORS_C_DBID);
 }
 
 /* The sensor named by the path, or -1 after answering 404. */
