@@ -237,6 +237,26 @@ check_polling(struct req *r, json_t *cfg, json_t *shown, json_t *secret, int *in
 	return 0;
 }
 
+/* Every parameter the sensor sets must be one the flow declares, so a
+ * typo shows now rather than as a 400 to each event. names: an object
+ * whose keys are parameter names. 0, or -1 after a 400 naming field. */
+static int
+check_declared(struct req *r, const char *spec_text, json_t *names, const char *field)
+{
+	json_t *spec = api_json_col(spec_text), *decl = json_object_get(spec, "params"), *v;
+	const char *k;
+	int rc = 0;
+
+	json_object_foreach(names, k, v)
+		if (json_object_get(decl, k) == NULL) {
+			api_invalid(r, field, "the flow declares no parameter '%s'", k);
+			rc = -1;
+			break;
+		}
+	json_decref(spec);
+	return rc;
+}
+
 static json_t *
 sensor_json(const struct db_res *s, unsigned i, int full)
 {
@@ -312,7 +332,9 @@ sensor_create_h(struct req *r)
 		rc = check_webhook(r, cfg, shown, secret);
 	else
 		rc = check_polling(r, cfg, shown, secret, &interval);
-	if (rc < 0)
+	if (rc < 0 || (rc = check_declared(r, db_val(v, 0, FLOWS_V_SPEC), params,
+	    "flow_params_json")) < 0 || (rc = check_declared(r, db_val(v, 0, FLOWS_V_SPEC),
+	    json_object_get(shown, "params"), "config_json.params")) < 0)
 		goto done;
 	ids_new("sensor", id, sizeof(id));
 	memset(&n, 0, sizeof(n));

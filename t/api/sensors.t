@@ -8,6 +8,7 @@ use Time::HiRes qw(time sleep);
 use File::Temp qw(tempdir);
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
+use File::Basename qw(dirname);
 use JSON::PP;
 use DagyTest;
 
@@ -33,6 +34,7 @@ sub runs_of {
 $s->flow('hooked', [['echo', 'echo "ref=$DAGY_PARAM_REF who=$DAGY_PARAM_WHO"']],
 	params => { ref => { default => 'none' }, who => { default => 'nobody' } });
 $s->flow('polled', [['echo', 'echo polled']]);
+$s->flow('watched', [['echo', 'echo watched']]);
 
 # --- who may, and what is refused -----------------------------------------------------------
 my $viewer = $s->user_key('vera@example.com', 'viewer');
@@ -45,6 +47,7 @@ my %bad = (
 	'config_json.url' => { sensor_type => 'polling', config_json => { url => 'file:///etc/passwd' } },
 	'config_json.signing_secret' => { sensor_type => 'webhook', config_json => { signing_secret => 'short' } },
 	'config_json.params' => { sensor_type => 'webhook', config_json => { params => { ref => 'ref' } } },
+	flow_params_json => { sensor_type => 'webhook', flow_params_json => { nope => 1 } },
 	'config_json.condition.type' => { sensor_type => 'polling',
 		config_json => { url => 'http://127.0.0.1:1/x', condition => { type => 'sometimes' } } },
 );
@@ -178,6 +181,26 @@ sub hits {
 	return scalar grep { m{"GET /state.txt} } <$l>;
 }
 my $hits0 = hits();
+
+# A second polling sensor, against the recording receiver: a header that
+# takes a secret, and a JSON condition that holds from the first poll on.
+my $rport = DagyTest::free_port();
+my $rpid = open(my $rfh, '-|', '/usr/bin/python3', dirname(__FILE__) . '/../lib/receiver.py',
+	$rport, "$tmp/received") // die;
+die 'receiver did not start' unless (<$rfh> // '') =~ /ready/;
+push @kids, $rpid;
+is($s->req(POST => '/v1/secrets', { secret_name => 'poll-token', value => 'tok-s3cr3t' })->{status},
+	201, 'a secret for a polling header');
+$r = $s->req(POST => '/v1/sensors', { name => 'watcher', sensor_type => 'polling', flow_name => 'watched',
+	config_json => { url => "http://127.0.0.1:$rport/watch", method => 'POST', interval_seconds => 10,
+	headers => { Authorization => 'Bearer {{secrets.poll-token}}' },
+	condition => { type => 'json_equals', pointer => '/ok', value => JSON::PP::true } } });
+is($r->{status}, 201, 'json_equals sensor created') or diag($r->{body});
+my $watcher = $r->{json}{sensor_id};
+sub received {
+	open my $l, '<', "$tmp/received" or return ();
+	return map { decode_json($_) } <$l>;
+}
 $r = $s->req(POST => '/v1/sensors', { name => 'poller', sensor_type => 'polling', flow_name => 'polled',
 	config_json => { url => "http://127.0.0.1:$port/state.txt", interval_seconds => 10,
 	headers => { 'X-Probe' => 'yes' } } });
@@ -195,6 +218,11 @@ ok(wait_for(25, sub { hits() - $hits0 >= 4 }), 'polled again');
 my $elapsed = time - $t0;
 is(runs_of('polled'), 1, 'exactly once, with two workers');
 cmp_ok(hits() - $hits0, '<=', int($elapsed / 10) + 2, 'each slot polled once, not once per worker');
+my @got = received();
+cmp_ok(scalar @got, '>=', 2, 'the receiver was polled too');
+cmp_ok(scalar @got, '<=', int((time - $t0) / 10) + 2, 'once per slot');
+is($got[0]{headers}{Authorization}, 'Bearer tok-s3cr3t', 'the header took the secret');
+is(runs_of('watched'), 1, 'json_equals fired once: when it came to hold, not while it holds');
 $f = $s->req(GET => "/v1/sensors/$poller/firings")->{json}{items};
 is(scalar @$f, 1, 'one firing recorded');
 is($f->[0]{detail}{condition}, 'hash_changed', 'with what triggered it');
