@@ -167,14 +167,20 @@ my $port = DagyTest::free_port();
 open my $fh, '>', "$tmp/state.txt" or die;
 print $fh "version 1\n";
 close $fh;
-my $pid = fork // die;
-if (!$pid) {
-	open STDERR, '>', "$tmp/http.log";
-	open STDOUT, '>', '/dev/null';
-	exec '/usr/bin/python3', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', $tmp, $port;
-	exit 127;
+# A Python program with its output to a file, none to ours (prove reads
+# until every holder of our output has closed it).
+sub spawn {
+	my ($log, @args) = @_;
+	my $pid = fork // die;
+	if (!$pid) {
+		open STDERR, '>', $log;
+		open STDOUT, '>&', \*STDERR;
+		exec '/usr/bin/python3', @args;
+		exit 127;
+	}
+	return $pid;
 }
-push @kids, $pid;
+push @kids, spawn("$tmp/http.log", '-m', 'http.server', '--bind', '127.0.0.1', '--directory', $tmp, $port);
 wait_for(10, sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
 sub hits {
 	open my $l, '<', "$tmp/http.log" or return 0;
@@ -185,10 +191,9 @@ my $hits0 = hits();
 # A second polling sensor, against the recording receiver: a header that
 # takes a secret, and a JSON condition that holds from the first poll on.
 my $rport = DagyTest::free_port();
-my $rpid = open(my $rfh, '-|', '/usr/bin/python3', dirname(__FILE__) . '/../lib/receiver.py',
-	$rport, "$tmp/received") // die;
-die 'receiver did not start' unless (<$rfh> // '') =~ /ready/;
-push @kids, $rpid;
+push @kids, spawn("$tmp/receiver.out", dirname(__FILE__) . '/../lib/receiver.py', $rport,
+	"$tmp/received");
+wait_for(10, sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$rport") });
 is($s->req(POST => '/v1/secrets', { secret_name => 'poll-token', value => 'tok-s3cr3t' })->{status},
 	201, 'a secret for a polling header');
 $r = $s->req(POST => '/v1/sensors', { name => 'watcher', sensor_type => 'polling', flow_name => 'watched',
@@ -233,5 +238,8 @@ is($s->req(DELETE => "/v1/sensors/$hook->{sensor_id}")->{status}, 204, 'deleted'
 is(post_hook($token, $body, 'X-Hub-Signature-256' => $sig)->{status}, 404, 'its webhook is gone');
 is($s->req(GET => "/v1/sensors/$hook->{sensor_id}")->{status}, 404, 'and so is the sensor');
 
+kill 'TERM', @kids;
+waitpid($_, 0) for @kids;
+@kids = ();
 $s->finish;
 done_testing;
