@@ -233,6 +233,17 @@ is(scalar @$f, 1, 'one firing recorded');
 is($f->[0]{detail}{condition}, 'hash_changed', 'with what triggered it');
 ok($s->req(GET => "/v1/sensors/$poller")->{json}{last_polled_at}, 'the sensor shows its last poll');
 
+# --- key rotation re-seals signing secrets -----------------------------------------------------
+my ($sealed_before) = $s->sql("SELECT key_id FROM sensors WHERE public_id = '$hook->{sensor_id}'");
+my ($rc, $out) = $s->cli('secrets', 'rotate-key');
+is($rc, 0, 'rotate-key succeeds') or diag($out);
+like($out, qr/sensors: \d+ re-sealed/, 'and covers sensors');
+my ($sealed_after) = $s->sql("SELECT key_id FROM sensors WHERE public_id = '$hook->{sensor_id}'");
+isnt($sealed_after, $sealed_before, 'the signing secret is under the new key');
+my $rotated = encode_json({ ref => 'rotated' });
+is(post_hook($token, $rotated, 'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($rotated, $secret),
+	'X-GitHub-Delivery' => 'd-5')->{status}, 202, 'and still verifies signatures');
+
 # --- delete ---------------------------------------------------------------------------------------
 is($s->req(DELETE => "/v1/sensors/$hook->{sensor_id}")->{status}, 204, 'deleted');
 is(post_hook($token, $body, 'X-Hub-Signature-256' => $sig)->{status}, 404, 'its webhook is gone');
