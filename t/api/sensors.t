@@ -10,6 +10,7 @@ use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use File::Basename qw(dirname);
 use JSON::PP;
+use POSIX ();
 use DagyTest;
 
 my $s = DagyTest->start(workers => 2);
@@ -112,6 +113,29 @@ $r = post_hook($token, $body, 'X-Hub-Signature-256' => $sig, 'X-GitHub-Delivery'
 is($r->{status}, 202, 'a new delivery id starts a new run');
 isnt($r->{json}{run_id}, $run, 'another run');
 
+# The same delivery sent four times at once still starts one run.
+my $race = encode_json({ ref => 'race' });
+my $rsig = 'sha256=' . hmac_sha256_hex($race, $secret);
+my $n0 = runs_of('hooked');
+my @racers;
+for my $i (1 .. 4) {
+	my $pid = fork // die;
+	if (!$pid) {
+		my $a = post_hook($token, $race, 'X-Hub-Signature-256' => $rsig, 'X-GitHub-Delivery' => 'race-1');
+		open my $o, '>', "$tmp/race-$i" or POSIX::_exit(1);
+		print $o "$a->{status} " . ($a->{json}{run_id} // '-');
+		close $o;
+		POSIX::_exit(0);
+	}
+	push @racers, $pid;
+}
+waitpid($_, 0) for @racers;
+my @answers = map { DagyTest::slurp("$tmp/race-$_") } 1 .. 4;
+is(scalar(grep { /^202 run_/ } @answers), 4, 'one delivery four times at once: four 202s')
+	or diag(join ', ', @answers);
+is(scalar(keys %{ { map { (split / /)[1] => 1 } @answers } }), 1, 'all naming one run');
+is(runs_of('hooked'), $n0 + 1, 'and one run started');
+
 # --- the t=…,v1=… scheme -----------------------------------------------------------------------
 $r = $s->req(POST => '/v1/sensors', { name => 'stamped', sensor_type => 'webhook', flow_name => 'hooked',
 	config_json => { signing_secret => $secret, signature_scheme => 'timestamped',
@@ -147,8 +171,8 @@ is($r->{status}, 200, '/test: 200') or diag($r->{body});
 ok($r->{json}{run_id}, 'with a run id');
 is(runs_of('hooked'), $before + 1, '/test fires once');
 my $f = $s->req(GET => "/v1/sensors/$hook->{sensor_id}/firings")->{json}{items};
-is_deeply([map { $_->{source} } @$f], [qw(test webhook webhook)], 'each firing is recorded');
-is($f->[2]{delivery_id}, 'd-1', 'with its delivery id');
+is_deeply([map { $_->{source} } @$f], [qw(test webhook webhook webhook)], 'each firing is recorded');
+is_deeply([map { $_->{delivery_id} } @$f], [undef, 'race-1', 'd-4', 'd-1'], 'with its delivery id');
 my ($n) = $s->sql("SELECT COUNT(*) FROM audit_log WHERE action = 'run.trigger' AND target_id = '$run'");
 is($n, 1, 'the webhook run is audited like POST /v1/runs');
 
