@@ -34,8 +34,9 @@ const struct route sensors_routes[] = {
 	{"POST", "/v1/sensors/{sensor_id}/test", sensor_test_h, PERM_SENSORS_WRITE, 0, DIALECT_DAGY},
 	{"GET", "/v1/sensors/{sensor_id}/firings", sensor_firings_h, PERM_SENSORS_READ, 0,
 	    DIALECT_DAGY},
-	/* The body is read raw: a signature covers its exact bytes. */
-	{"POST", "/v1/webhooks/{token}", webhook_h, PERM_PUBLIC, 0, DIALECT_DAGY},
+	/* The body is read raw (a signature covers its exact bytes); the rate
+	 * limit is per webhook token ([limits] webhook_requests). */
+	{"POST", "/v1/webhooks/{token}", webhook_h, PERM_PUBLIC, ROUTE_LIMIT_TOKEN, DIALECT_DAGY},
 };
 const size_t sensors_routes_n = sizeof(sensors_routes) / sizeof(sensors_routes[0]);
 
