@@ -1,6 +1,7 @@
 # Sensors: webhook sensors that start one run per event (signed, deduped by
-# delivery id, size-limited, the same 404 for unknown and disabled), and a
-# polling sensor polled by two workers against a local HTTP server.
+# delivery id, size-limited, the same 404 for unknown and disabled, rate
+# limited per token), and polling sensors polled by two workers against
+# local HTTP servers.
 use strict;
 use warnings;
 use Test::More;
@@ -13,7 +14,7 @@ use JSON::PP;
 use POSIX ();
 use DagyTest;
 
-my $s = DagyTest->start(workers => 2);
+my $s = DagyTest->start(workers => 2, conf => ['[limits]', 'webhook_requests = 40']);
 my $tmp = tempdir(CLEANUP => 1);
 my @kids;
 END { kill 'TERM', @kids if @kids }
@@ -163,6 +164,15 @@ is($d->{status}, 404, 'a disabled sensor: 404');
 is($d->{body}, $u->{body}, 'the same answer for both');
 is(post_hook($token, 'not json', 'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex('not json', $secret))
 	->{status}, 400, 'a body that is not JSON: 400');
+
+# Per token: one token's bucket runs dry, another's does not.
+my $sprayed = 'wh_' . ('B' x 43);
+my @codes = map { post_hook($sprayed, '{}')->{status} } 1 .. 41;
+is(scalar(grep { $_ == 404 } @codes), 40, 'a token gets its 40 requests');
+my $limited = post_hook($sprayed, '{}');
+is($limited->{status}, 429, 'then 429');
+ok($limited->{headers}{'retry-after'}, 'with Retry-After');
+is(post_hook($off, '{}')->{status}, 404, 'another token is not limited by it');
 
 # --- /test, firings, other orgs -----------------------------------------------------------------
 my $before = runs_of('hooked');
