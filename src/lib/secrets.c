@@ -16,8 +16,9 @@
 #include "dagy/ids.h"
 #include "dagy/log.h"
 #include "dagy/notify.h"
-#include "dagy/sensors.h"
+#include "dagy/projects.h"
 #include "dagy/secrets.h"
+#include "dagy/sensors.h"
 
 #define NONCE_LEN 12
 #define TAG_LEN 16
@@ -583,6 +584,12 @@ static const char SQL_ROT_SENSORS[] =
 static const char SQL_ROT_SENSORS_SET[] =
     "UPDATE sensors SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
 
+static const char SQL_ROT_PROJECTS[] =
+    "SELECT id, org_id, '" PROJECTS_SEAL_SCOPE "', public_id, sealed FROM dagctl_projects"
+    " WHERE sealed IS NOT NULL AND key_id <> ? AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_ROT_PROJECTS_SET[] =
+    "UPDATE dagctl_projects SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
+
 static const struct sealed_table {
 	const char *what, *select, *update;
 } sealed_tables[] = {
@@ -590,6 +597,7 @@ static const struct sealed_table {
 	{"environment variables", SQL_ROT_VARS, SQL_ROT_VARS_SET},
 	{"notification channels", SQL_ROT_CHANNELS, SQL_ROT_CHANNELS_SET},
 	{"sensors", SQL_ROT_SENSORS, SQL_ROT_SENSORS_SET},
+	{"dagctl project credentials", SQL_ROT_PROJECTS, SQL_ROT_PROJECTS_SET},
 };
 
 /* One pass over a table; counts what was re-sealed and what would not

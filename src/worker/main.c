@@ -333,6 +333,10 @@ main(int argc, char **argv)
 		log_syserr("cannot start the sender of alerts");
 		goto done;
 	}
+	if (projects_start(&w) < 0) {
+		log_syserr("cannot start the syncer of projects");
+		goto done;
+	}
 	if (sensors_start(&w) < 0) {
 		log_syserr("cannot start the poller of sensors");
 		goto done;
@@ -353,6 +357,7 @@ main(int argc, char **argv)
 	log_info("worker %s stopped", w.name);
 done:
 	sensors_stop(&w);
+	projects_stop(&w);
 	deliver_stop(&w);
 	store_stop(&w);
 	/* Closing its socket lets the launcher go; no step is left by now. */

@@ -116,6 +116,7 @@ struct worker {
 	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
 	struct recorder *rec;
 	struct sender *sender;
+	struct syncer *syncer;
 	struct poller *poller;
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
@@ -201,6 +202,10 @@ int deliver_start(struct worker *w);
 void deliver_poke(struct worker *w);
 void deliver_stop(struct worker *w);
 
+/* projects.c: the thread that keeps dagctl projects' checkouts in sync
+ * and drives their plans. */
+int projects_start(struct worker *w);
+void projects_stop(struct worker *w);
 /* sensors.c: the poller thread of polling sensors. */
 int sensors_start(struct worker *w);
 void sensors_stop(struct worker *w);
