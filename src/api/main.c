@@ -46,6 +46,7 @@ static const struct {
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},
 	{nodes_routes, &nodes_routes_n},
+	{sensors_routes, &sensors_routes_n},
 };
 
 static volatile sig_atomic_t stopping;

@@ -90,6 +90,8 @@ static const struct known_key known[] = {
 	{"notifications", "backoff_ms", K_INT, "2000"},
 	{"notifications", "timeout_seconds", K_INT, "10"},
 	{"notifications", "base_url", K_STR, ""},
+	{"sensors", "webhook_max_body_bytes", K_INT, "262144"},
+	{"sensors", "poll_max_body_bytes", K_INT, "1048576"},
 	{"projects", "dir", K_STR, "/var/lib/dagy/projects"},
 	{"projects", "poll_seconds", K_INT, "60"},
 	{"projects", "git_timeout_seconds", K_INT, "300"},
@@ -341,6 +343,12 @@ config_check(const struct config *cfg, FILE *out)
 	    strcmp(config_str(cfg, "log", "level"), "warn") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "error") != 0) {
 		fprintf(out, "%s: [log] level must be debug, info, warn or error\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "sensors", "webhook_max_body_bytes") < 1 ||
+	    config_int(cfg, "sensors", "poll_max_body_bytes") < 1) {
+		fprintf(out, "%s: [sensors] webhook_max_body_bytes and poll_max_body_bytes "
+		    "must be at least 1\n", cfg->path);
 		problems++;
 	}
 	return problems;

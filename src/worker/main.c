@@ -339,6 +339,10 @@ main(int argc, char **argv)
 		log_syserr("cannot start the syncer of projects");
 		goto done;
 	}
+	if (sensors_start(&w) < 0) {
+		log_syserr("cannot start the poller of sensors");
+		goto done;
+	}
 	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
 	rc = run_loop(&w, wake_fd, store_fd);
 	/* Everything recorded, then the runs given back: never the reverse. */
@@ -354,6 +358,7 @@ main(int argc, char **argv)
 	}
 	log_info("worker %s stopped", w.name);
 done:
+	sensors_stop(&w);
 	projects_stop(&w);
 	deliver_stop(&w);
 	store_stop(&w);
