@@ -19,6 +19,9 @@ enum route_flags {
 	ROUTE_ORG_FROM_PATH = 1 << 0,
 	/* The handler takes a JSON body (otherwise any body is ignored). */
 	ROUTE_BODY = 1 << 1,
+	/* The handler reads the body itself from the FastCGI stream, so
+	 * [api] max_body_bytes does not apply (artifact part uploads). */
+	ROUTE_STREAM = 1 << 2,
 };
 
 struct route {
