@@ -54,9 +54,10 @@ unpack(const char *archive_path, const char *dest)
 
 	archive_read_support_format_all(in);
 	archive_read_support_filter_all(in);
+	/* Entry names are checked by path_ok and then made absolute under dest,
+	 * so libarchive's own absolute-path check cannot be asked for. */
 	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-	    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
 	if (archive_read_open_filename(in, archive_path, 65536) != ARCHIVE_OK) {
 		log_err("artifact %s: %s", archive_path, archive_error_string(in));
 		goto done;
