@@ -55,12 +55,14 @@ extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
     notifications_routes[], artifacts_routes[],
-    dagctl_routes[], secrets_routes[], environments_routes[];
+    dagctl_routes[], secrets_routes[], environments_routes[],
+    nodes_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
     notifications_routes_n, artifacts_routes_n,
-    dagctl_routes_n, secrets_routes_n, environments_routes_n;
+    dagctl_routes_n, secrets_routes_n, environments_routes_n,
+    nodes_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -115,6 +117,13 @@ const char *api_json_text(struct req *r, json_t *v);
 /* Parses a JSON column, or null for NULL/garbage. */
 json_t *api_json_col(const char *text);
 
+/* A list paged by an integer key: list fetches up to limit rows of the
+ * org after (or before) key (0 on the first page), render makes each item,
+ * and column keycol of the last row is the next page's key. */
+typedef int (*api_list_fn)(struct db *db, struct arena *a, int64_t org_id, int64_t key,
+    int limit, struct db_res **rows);
+int api_list_by_key(struct req *r, api_list_fn list,
+    json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol);
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);

@@ -310,6 +310,30 @@ api_page(struct req *r, json_t *items, json_t *key)
 	    "next_token", key != NULL ? json_string(page_token(r, key)) : json_null()));
 }
 
+int
+api_list_by_key(struct req *r, api_list_fn list,
+    json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol)
+{
+	struct db_res *rows;
+	json_t *after, *items, *key = NULL;
+	int limit, rc;
+	unsigned i;
+
+	if (req_page(r, 20, 100, &limit, &after) < 0)
+		return 0;
+	rc = list(r->db, &r->arena, r->who.org_id,
+	    (int64_t)json_integer_value(json_array_get(after, 0)), limit + 1, &rows);
+	json_decref(after);
+	if (rc < 0)
+		return rc;
+	items = json_array();
+	for (i = 0; i < rows->nrows && i < (unsigned)limit; i++)
+		json_array_append_new(items, render(rows, i));
+	if (rows->nrows > (unsigned)limit)
+		key = json_pack("[I]", (json_int_t)db_int(rows, limit - 1, keycol));
+	return api_page(r, items, key);
+}
+
 const char *
 api_json_text(struct req *r, json_t *v)
 {

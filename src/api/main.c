@@ -38,6 +38,7 @@ static const struct {
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},
 	{artifacts_routes, &artifacts_routes_n},
+	{nodes_routes, &nodes_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
