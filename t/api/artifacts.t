@@ -186,6 +186,18 @@ sub checks {
 	$s->finish;
 }
 
+# --- storage disabled: the spec's 500, with a message that says so ---------------------
+{
+	my $s = DagyTest->start(conf => [ '[storage]', 'backend = none' ]);
+	my $r = $s->req(POST => '/v1/artifacts/initiate', { flow_name => 'f', flow_version => '1',
+		deployment_name => 'd', file_size => 1000 });
+	is($r->{status}, 500, 'storage disabled: initiate answers 500');
+	like($r->{json}{message} // '', qr/artifact storage not configured/, 'saying storage is not configured');
+	my ($rc, $out) = $s->cli('config', 'check');
+	is($rc, 0, 'backend = none passes dagy config check') or diag($out);
+	$s->finish;
+}
+
 # --- S3 (s3rver, signatures checked) --------------------------------------------------
 SKIP: {
 	system("$top/script/s3rver install") == 0 or skip('s3rver could not be installed', 1);
