@@ -235,6 +235,40 @@ SKIP: {
 	my ($code) = put_part($bad, "$tmp/part1");
 	is($code, 403, 's3rver refuses a presigned URL of an unknown key');
 	checks($s, 's3', 's3flow');
+
+	# s3_ingest -> shell -> s3_write round-trips a file, credentials from secrets.
+	my $sig = "--aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER -H x-amz-content-sha256:UNSIGNED-PAYLOAD";
+	my $base = "http://127.0.0.1:$port/dagy-artifacts";
+	open my $fh, '>', "$tmp/in.txt" or die;
+	print $fh "hello s3\n";
+	close $fh;
+	is(`curl -s -o /dev/null -w '%{http_code}' $sig -T $tmp/in.txt $base/inbox/in.txt`, '200',
+		'the test puts an object into the bucket');
+	for my $n (['s3-key', 'S3RVER'], ['s3-secret', 'S3RVER']) {
+		is($s->req(POST => '/v1/secrets', { secret_name => $n->[0], value => $n->[1] })->{status},
+			201, "secret $n->[0]");
+	}
+	my %creds = (AWS_ACCESS_KEY_ID => { secret => 's3-key' },
+		AWS_SECRET_ACCESS_KEY => { secret => 's3-secret' });
+	my %at = (endpoint => "http://127.0.0.1:$port", bucket => 'dagy-artifacts');
+	my $r = $s->req(POST => '/v1/flows', { flow_name => 'roundtrip', flow_spec => { nodes => [
+		{ id => 'get', type => 's3_ingest', config => { %at, prefix => 'inbox/', path => 'in' },
+		  env => \%creds },
+		{ id => 'upper', type => 'shell', depends_on => ['get'],
+		  config => { command => 'mkdir -p out && tr a-z A-Z < in/in.txt > out/result.txt' } },
+		{ id => 'put', type => 's3_write', depends_on => ['upper'],
+		  config => { %at, path => 'out', prefix => 'outbox/' }, env => \%creds },
+	] } });
+	is($r->{status}, 201, 'a flow of s3_ingest, shell and s3_write registers') or diag($r->{body});
+	my $run = $s->wait_run($s->trigger('roundtrip'), 60);
+	is($run->{status}, 'completed', 'the round trip ran') or diag(explain $s->steps($run->{run_id}));
+	is(`curl -s $sig $base/outbox/result.txt`, "HELLO S3\n", 's3_write uploaded the shell step\'s file');
+	$r = $s->req(POST => '/v1/flows', { flow_name => 'bad-s3', flow_spec => { nodes => [
+		{ id => 'get', type => 's3_ingest', config => { %at, path => '../x', key => 'k' } } ] } });
+	is($r->{status}, 400, 'an s3 node writing outside its workspace is refused');
+	$r = $s->req(POST => '/v1/flows', { flow_name => 'bad-s3', flow_spec => { nodes => [
+		{ id => 'get', type => 's3_ingest', config => { %at } } ] } });
+	is($r->{status}, 400, 'an s3 node without key or prefix is refused');
 	$s->finish;
 	kill 'TERM', $pid;
 	waitpid $pid, 0;
