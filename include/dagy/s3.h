@@ -50,7 +50,7 @@ struct s3_config {
 	const char *endpoint;  /* "https://s3.us-east-1.amazonaws.com", "http://127.0.0.1:4568" */
 	const char *region, *bucket, *access_key, *secret_key;
 	int path_style;        /* 1: endpoint/bucket/key; 0: bucket.host/key */
-	long timeout_seconds;  /* each attempt, connect and transfer */
+	long timeout_seconds;  /* connecting (at most 10 s), and a stalled transfer */
 	int retries;           /* further attempts on 5xx and connection errors */
 };
 

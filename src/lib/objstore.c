@@ -52,7 +52,18 @@ objstore_open(struct objstore **out, const struct config *cfg, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	os->prefix = strdup(config_str(cfg, "storage", "prefix"));
+	{
+		const char *p = config_str(cfg, "storage", "prefix");
+		size_t n = strlen(p);
+
+		/* "dagy" and "dagy/" both put objects under dagy/. */
+		if (asprintf(&os->prefix, "%s%s", p, n > 0 && p[n - 1] != '/' ? "/" : "") < 0)
+			os->prefix = NULL;
+		if (os->prefix == NULL || os->prefix[0] == '/') {
+			snprintf(err, errlen, "[storage] prefix must not start with '/'");
+			goto fail;
+		}
+	}
 	if (strcmp(backend, "none") == 0) {
 		os->kind = OBJSTORE_NONE;
 	} else if (strcmp(backend, "s3") == 0 ||

@@ -595,7 +595,9 @@ perform(struct s3 *s, struct xfer *x)
 		curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, s->timeout < 10 ? s->timeout : 10L);
-		curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, s->timeout);
+		/* A stalled transfer times out; a large one that moves does not. */
+		curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, s->timeout);
 		curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_write);
 		curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, x);
 		curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -647,7 +649,7 @@ perform(struct s3 *s, struct xfer *x)
 			free(msg);
 		}
 		rc = S3_EHTTP;
-		if (s->status < 500 || x->out != NULL)
+		if (s->status < 500)
 			goto done;
 	}
 done:

@@ -1,8 +1,14 @@
 /* Signature Version 4 against AWS's published vectors: the get-vanilla
  * cases of the SigV4 test suite, and the S3 documentation's header-signed
  * GetObject and presigned-URL examples, byte for byte. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../tap.h"
 #include "dagy/s3.h"
@@ -10,6 +16,51 @@
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define S3_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* A loopback server answering each connection with the next of answers
+ * (one HTTP response each); returns its port, *pid its process. */
+static int
+serve(const char *const *answers, pid_t *pid)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)
+		bail("cannot listen");
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	if ((*pid = fork()) == 0) {
+		for (; *answers != NULL; answers++) {
+			char buf[8192];
+			int c = accept(fd, NULL, NULL);
+
+			if (c < 0)
+				_exit(1);
+			/* The request has no body worth reading; its headers are enough. */
+			if (read(c, buf, sizeof(buf)) < 0)
+				_exit(1);
+			if (write(c, *answers, strlen(*answers)) < 0)
+				_exit(1);
+			close(c);
+		}
+		_exit(0);
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static const char *
+answer(const char *status, const char *body)
+{
+	static char buf[4][512];
+	static int i;
+	char *b = buf[i++ % 4];
+
+	snprintf(b, 512, "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    status, strlen(body), body);
+	return b;
+}
 
 int
 main(void)
@@ -35,7 +86,7 @@ main(void)
 	struct s3 *s;
 	char *t, *u;
 
-	plan(9);
+	plan(14);
 	t = s3_canonical_request(&v);
 	is_string("GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
 	    "host;x-amz-date\n" EMPTY, t, "get-vanilla: canonical request");
@@ -89,5 +140,45 @@ main(void)
 	t = s3_uri_encode("a+b=c/d~e", 0);
 	is_string("a%2Bb%3Dc%2Fd~e", t, "query encoding escapes '/' and '+'");
 	free(t);
+
+	/* Retries: a 503 is tried again, a 4xx is not, a closed port is a
+	 * connection error. */
+	{
+		const char *seq[] = {answer("503 Slow Down", "<Error><Code>SlowDown</Code></Error>"),
+			answer("200 OK", "<InitiateMultipartUploadResult><UploadId>u&amp;1</UploadId>"
+			    "</InitiateMultipartUploadResult>"), NULL};
+		const char *deny[] = {answer("403 Forbidden", "<Error><Code>AccessDenied</Code>"
+			"<Message>no</Message></Error>"), NULL};
+		char ep[64], *id = NULL;
+		pid_t pid;
+		int rc, st;
+
+		snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", serve(seq, &pid));
+		cfg.endpoint = ep;
+		cfg.retries = 2;
+		cfg.timeout_seconds = 5;
+		s = s3_new(&cfg);
+		rc = s3_create_multipart(s, "k", &id);
+		ok(rc == 0 && id != NULL && strcmp(id, "u&1") == 0, "a 503 is retried; the UploadId is read");
+		free(id);
+		waitpid(pid, &st, 0);
+		s3_free(s);
+
+		snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", serve(deny, &pid));
+		s = s3_new(&cfg);
+		rc = s3_create_multipart(s, "k", &id);
+		is_int(S3_EHTTP, rc, "a 403 is not retried");
+		is_int(403, s3_status(s), "its status");
+		is_string("403 AccessDenied: no", s3_error(s), "its error text");
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+		s3_free(s);
+
+		cfg.endpoint = "http://127.0.0.1:1";
+		cfg.retries = 1;
+		s = s3_new(&cfg);
+		is_int(S3_ENET, s3_create_multipart(s, "k", &id), "a refused connection, after the retries");
+		s3_free(s);
+	}
 	return 0;
 }
