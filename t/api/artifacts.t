@@ -12,8 +12,6 @@ use File::Temp qw(tempdir);
 use Digest::SHA;
 use DagyTest;
 
-my $top = "$FindBin::Bin/../..";
-BEGIN { require FindBin; }
 my $tmp = tempdir('dagy-art-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $size = 25_000_000;
 my $part = 8_388_608;
@@ -200,25 +198,9 @@ sub checks {
 
 # --- S3 (s3rver, signatures checked) --------------------------------------------------
 SKIP: {
-	system("$top/script/s3rver install") == 0 or skip('s3rver could not be installed', 1);
-	my $bin = `$top/script/s3rver path`;
-	chomp $bin;
-	my $port = DagyTest::free_port();
-	my $data = tempdir('dagy-s3-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-	my $pid = fork // die;
-	if (!$pid) {
-		open STDOUT, '>', "$data.log";
-		open STDERR, '>&', \*STDOUT;
-		exec $bin, '-d', $data, '-a', '127.0.0.1', '-p', $port, '--no-vhost-buckets',
-			'--configure-bucket', 'dagy-artifacts';
-		exit 127;
-	}
-	my $up = 0;
-	for (1 .. 100) {
-		$up = `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/` ne '000' and last;
-		select(undef, undef, undef, 0.1);
-	}
-	ok($up, 's3rver answers');
+	my $srv = DagyTest::s3rver('dagy-artifacts') or skip('no s3rver', 1);
+	my ($port, $data) = @$srv{qw(port dir)};
+	ok($port, 's3rver answers');
 	my $s = DagyTest->start(conf => [ '[storage]', "endpoint = http://127.0.0.1:$port",
 		'bucket = dagy-artifacts', 'access_key = S3RVER', 'secret_key = S3RVER', 'retries = 1' ]);
 	my $u = story($s, 's3', 's3flow');
@@ -270,8 +252,7 @@ SKIP: {
 		{ id => 'get', type => 's3_ingest', config => { %at } } ] } });
 	is($r->{status}, 400, 'an s3 node without key or prefix is refused');
 	$s->finish;
-	kill 'TERM', $pid;
-	waitpid $pid, 0;
+	DagyTest::s3rver_stop($srv);
 }
 
 done_testing;
