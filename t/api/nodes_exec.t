@@ -401,7 +401,7 @@ SKIP: {
 	my %env = (AWS_ACCESS_KEY_ID => { secret => 's3-key' }, AWS_SECRET_ACCESS_KEY => { secret => 's3-secret' });
 	my %at = (endpoint => $srv->{endpoint}, bucket => 'nodes');
 	register('s3_round', [
-		shell('make', 'mkdir -p up/sub && echo one > up/a.txt && echo two > up/sub/b.txt'),
+		shell('make', 'mkdir -p up/sub && echo one > up/a.txt && echo two > up/sub/b.txt', []),
 		{ id => 'put', type => 's3_write', depends_on => ['make'], env => \%env,
 		  config => { %at, path => 'up', prefix => 'round/' } },
 		{ id => 'get', type => 's3_ingest', depends_on => ['put'], env => \%env,
