@@ -8,7 +8,7 @@
 #include "dagy/arena.h"
 #include "dagy/db.h"
 
-enum artifacts_err { ARTIFACTS_ENOTFOUND = -80 };
+enum artifacts_err { ARTIFACTS_ENOTFOUND = -80, ARTIFACTS_EBUSY = -81 };
 
 enum artifacts_col {
 	ART_C_ID, ART_C_ORG, ART_C_UPLOAD, ART_C_KEY, ART_C_FLOW, ART_C_VERSION,
@@ -22,6 +22,8 @@ struct artifact_upload {
 	long expires_in; /* seconds from now */
 };
 
+/* ARTIFACTS_EBUSY while another upload of the same flow version is
+ * pending and not expired: they would share the object key. */
 int artifacts_add(struct db *db, int64_t org_id, const struct artifact_upload *u);
 /* The upload row (org_id 0: any organization's, for the part-upload
  * route whose signature stands in for a credential), or

@@ -172,14 +172,20 @@ art_initiate(struct req *r)
 	u = (struct artifact_upload){.upload_id = upload_id, .key = key, .flow = flow,
 		.version = version, .deployment = dep, .file_size = file_size,
 		.part_size = part_size, .parts = nparts, .expires_in = expiry};
-	if ((rc = db_begin(r->db)) < 0 ||
-	    (rc = artifacts_add(r->db, r->who.org_id, &u)) < 0 ||
+	if ((rc = db_begin(r->db)) == 0 &&
+	    (rc = artifacts_add(r->db, r->who.org_id, &u)) == 0 &&
 	    (rc = audit_write(r->db, &r->who, "artifact.initiate", "flow", flow,
 	    json_pack("{s:s, s:s, s:I}", "flow_version", version, "artifact_key", key,
-	    "file_size", (json_int_t)file_size))) < 0 ||
-	    (rc = artifacts_get(r->db, &r->arena, r->who.org_id, upload_id, &row)) < 0 ||
-	    (rc = db_commit(r->db)) < 0) {
+	    "file_size", (json_int_t)file_size))) == 0 &&
+	    (rc = artifacts_get(r->db, &r->arena, r->who.org_id, upload_id, &row)) == 0)
+		rc = db_commit(r->db);
+	if (rc < 0) {
+		/* The store's upload goes with the row that was not written. */
+		db_rollback(r->db);
 		objstore_abort(os, key, upload_id);
+		if (rc == ARTIFACTS_EBUSY)
+			rc = api_error(r, API_E_CONFLICT, NULL, "an upload of flow '%s' version "
+			    "'%s' is in progress; complete or abort it first", flow, version);
 		goto done;
 	}
 	expires_at = db_val(row, 0, ART_C_EXPIRES);
@@ -425,6 +431,15 @@ art_complete(struct req *r)
 		rc = rc < 0 ? rc : 0;
 		goto done;
 	}
+	/* The version may have been registered some other way meanwhile; the
+	 * object must not be replaced under it. */
+	if ((rc = flows_version(r->db, &r->arena, r->who.org_id, flow, version, &row)) == 0) {
+		rc = api_error(r, API_E_CONFLICT, NULL, "flow '%s' already has a version '%s'",
+		    flow, version);
+		goto done;
+	}
+	if (rc != FLOWS_ENOTFOUND)
+		goto done;
 	rc = objstore_complete(os, key, upload_id, etags, (size_t)db_int(u, 0, ART_C_PARTS));
 	if (rc == OBJSTORE_EREFUSED || rc == OBJSTORE_ENOTFOUND) {
 		rc = api_invalid(r, "parts", "failed to complete upload: %s", objstore_error(os));

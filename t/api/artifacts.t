@@ -163,10 +163,18 @@ sub checks {
 	($code) = put_part($u2->{parts}[0]{url}, "$tmp/part3");
 	ok($code == 400 || $code == 413, 'a part of the wrong size is refused');
 
+	# One upload at a time per version: they would share the object key.
+	my $again = { flow_name => 'dirflow', flow_version => '4', deployment_name => 'dirflow-prod',
+		file_size => $size, part_size => $part };
+	my $r = $s->req(POST => '/v1/artifacts/initiate', $again);
+	is($r->{status}, 409, 'a second upload of the same version while one is pending: 409');
+	$r = $s->req(POST => '/v1/artifacts/initiate', { %$again, flow_version => '3' });
+	is($r->{status}, 409, 'an upload of a registered version: 409');
+
 	# Abort leaves no upload behind.
 	my $dir = $s->dir . "/store/.uploads/$u2->{upload_id}";
 	ok(-d $dir, 'the upload has a directory');
-	my $r = $s->req(POST => '/v1/artifacts/abort', { upload_id => $u2->{upload_id},
+	$r = $s->req(POST => '/v1/artifacts/abort', { upload_id => $u2->{upload_id},
 		artifact_key => $u2->{artifact_key} });
 	is($r->{status}, 204, 'abort: 204') or diag($r->{body});
 	ok(!-e $dir, 'abort left no upload behind');
@@ -175,6 +183,10 @@ sub checks {
 	is($s->req(GET => '/v1/flows/dirflow/4')->{status}, 404, 'nothing registered');
 	($code) = put_part($u2->{parts}[2]{url}, "$tmp/part3");
 	is($code, 409, 'a part for an aborted upload: 409');
+	$r = $s->req(POST => '/v1/artifacts/initiate', $again);
+	is($r->{status}, 200, 'after the abort the version can be uploaded again');
+	$s->req(POST => '/v1/artifacts/abort', { upload_id => $r->{json}{upload_id},
+		artifact_key => $r->{json}{artifact_key} });
 
 	# Another organization cannot see the upload.
 	my ($rc) = $s->cli('org', 'add', 'other', '--owner', 'admin@dagy.local');
