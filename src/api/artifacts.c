@@ -310,6 +310,7 @@ check_object(struct req *r, struct objstore *os, const char *key,
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dl, i;
 	int rc = -1, part = 0;
+	int verify = config_int(r->srv->cfg, "storage", "verify_part_md5") != 0;
 	size_t k;
 
 	*why = NULL;
@@ -344,7 +345,7 @@ check_object(struct req *r, struct objstore *os, const char *key,
 				EVP_DigestFinal_ex(m, d, &dl);
 				for (i = 0; i < 16; i++)
 					snprintf(hex + 2 * i, 3, "%02x", d[i]);
-				if (is_md5_etag(etags[part]) &&
+				if (verify && is_md5_etag(etags[part]) &&
 				    strncmp(etags[part] + (etags[part][0] == '"'), hex, 32) != 0 &&
 				    *why == NULL)
 					*why = arena_printf(&r->arena, "part %d: ETag %s does not "

@@ -103,6 +103,7 @@ static const struct known_key known[] = {
 	{"storage", "upload_expiry_seconds", K_INT, "3600"},
 	{"storage", "upload_secret", K_STR, ""},
 	{"storage", "max_artifact_bytes", K_INT, "1073741824"},
+	{"storage", "verify_part_md5", K_INT, "1"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };
