@@ -247,8 +247,9 @@ sub finish {
 # or undef (with a diag) if it cannot run; stop it with s3rver_stop.
 sub s3rver {
 	my ($bucket) = @_;
-	if (system("$top/script/s3rver install >/dev/null") != 0) {
-		diag('s3rver could not be installed');
+	my $out = `$top/script/s3rver install 2>&1`;
+	if ($? != 0) {
+		diag("s3rver could not be installed: $out");
 		return undef;
 	}
 	chomp(my $bin = `$top/script/s3rver path`);
