@@ -25,6 +25,9 @@ enum route_flags {
 	/* A public route keyed by its {token} parameter (webhooks): rate
 	 * limited per token rather than per client address. */
 	ROUTE_LIMIT_TOKEN = 1 << 3,
+	/* The handler reads the body itself from the FastCGI stream, so
+	 * [api] max_body_bytes does not apply (artifact part uploads). */
+	ROUTE_STREAM = 1 << 4,
 };
 
 struct route {

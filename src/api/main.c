@@ -45,6 +45,7 @@ static const struct {
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},
+	{artifacts_routes, &artifacts_routes_n},
 	{nodes_routes, &nodes_routes_n},
 	{sensors_routes, &sensors_routes_n},
 };
@@ -485,7 +486,8 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 		api_header(&r, "Allow: %s", allow);
 		api_error(&r, API_E_METHOD_NOT_ALLOWED, NULL,
 		    "%s is not allowed on %s; allowed: %s", r.method, r.path, allow);
-	} else if (req_check_params(&r) == 0 && read_body(&r) == 0 &&
+	} else if (req_check_params(&r) == 0 &&
+	    ((r.match.route->flags & ROUTE_STREAM) || read_body(&r) == 0) &&
 	    (!(r.match.route->flags & ROUTE_BODY) || parse_body(&r) == 0) &&
 	    check_access(&r) == 0 && rate_gate(&r) == 0 && login_gate(&r) == 0) {
 		call_handler(&r);

@@ -266,6 +266,8 @@ claim_runs(struct worker *w, int max)
 		*tail = loaded[i];
 		w->nruns++;
 		loaded[i]->old_workdir = mkdir(loaded[i]->workdir, 0700) < 0 && errno == EEXIST;
+		/* The deployed code, if the version has an artifact (artifacts.c). */
+		artifacts_fetch_run(w, loaded[i]);
 		log_info("claimed run %s (%s, %d steps)", loaded[i]->public_id,
 		    loaded[i]->flow_name, loaded[i]->nsteps);
 	}

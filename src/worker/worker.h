@@ -218,4 +218,9 @@ int sched_fire(struct worker *w, time_t *next_due);
  * node step: reads its job from stdin; returns the exit status. */
 int builtin_main(void);
 
+/* artifacts.c: unpacks the artifact of r's flow version, if it has one,
+ * into r->workdir before any step starts. 0, or -1 after logging why
+ * (the steps then run without the code). */
+int artifacts_fetch_run(struct worker *w, struct run *r);
+
 #endif
