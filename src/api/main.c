@@ -201,9 +201,11 @@ check_access(struct req *r)
 	}
 	if (rt->flags & ROUTE_ORG_FROM_PATH)
 		org = req_param(r, "org_id");
-	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0')
+	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0') {
+		/* An impersonation token names its org; the spec's header may too. */
 		if ((org = req_env(r, "HTTP_X_ORG_ID")) == NULL || *org == '\0')
 			org = req_env(r, "HTTP_X_IMPERSONATE_ORG");
+	}
 	if (org != NULL && *org == '\0')
 		org = NULL;
 	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
