@@ -68,7 +68,8 @@ extern const struct route login_routes[], users_routes[], api_keys_routes[],
     dagctl_routes[], dagctl_control_routes[], dagctl_team_routes[], dagctl_env_routes[],
     dagctl_protect_routes[],
     secrets_routes[], environments_routes[],
-    nodes_routes[], usage_routes[], audit_routes[], sensors_routes[];
+    nodes_routes[], usage_routes[], audit_routes[], sensors_routes[],
+    billing_routes[], admin_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
@@ -76,7 +77,8 @@ extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     dagctl_routes_n, dagctl_control_routes_n, dagctl_team_routes_n, dagctl_env_routes_n,
     dagctl_protect_routes_n,
     secrets_routes_n, environments_routes_n,
-    nodes_routes_n, usage_routes_n, audit_routes_n, sensors_routes_n;
+    nodes_routes_n, usage_routes_n, audit_routes_n, sensors_routes_n,
+    billing_routes_n, admin_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */

@@ -13,6 +13,8 @@
 
 #include "api.h"
 #include "dagy/config.h"
+#include "dagy/exceptions.h"
+#include "dagy/ids.h"
 #include "dagy/log.h"
 #include "dagy/secrets.h"
 #include "dagy/usage.h"
@@ -48,6 +50,8 @@ static const struct {
 	{artifacts_routes, &artifacts_routes_n},
 	{nodes_routes, &nodes_routes_n},
 	{sensors_routes, &sensors_routes_n},
+	{billing_routes, &billing_routes_n},
+	{admin_routes, &admin_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
@@ -164,6 +168,28 @@ busy(struct req *r)
 	    "too many credential checks at once; retry shortly");
 }
 
+/* Answers 500 and records the error as a trace (exceptions.h) with a
+ * request id the client is shown and the context that led to it. */
+static void
+internal_error(struct req *r, int rc, const char *where)
+{
+	char rid[40];
+	const struct route *rt = r->match.route;
+
+	ids_new("req", rid, sizeof(rid));
+	exceptions_record(r->srv->cfg, "dagy-api", rid, "internal error",
+	    json_pack("[{s:s, s:s, s:s?}, {s:s?, s:s?, s:I}, {s:s, s:i, s:s?}]",
+	    "method", r->method, "path", r->path, "route", rt != NULL ? rt->pattern : NULL,
+	    "org_id", r->who.org_public_id, "actor", r->who.email,
+	    "credential_id", (json_int_t)r->who.cred_id,
+	    "where", where, "rc", rc, "db_error", rc == DB_ERR ? db_errmsg(r->db) : NULL),
+	    NULL);
+	log_err("internal error %s on %s %s (%s, rc %d)", rid, r->method, r->path, where, rc);
+	api_header(r, "X-Request-Id: %s", rid);
+	api_error(r, API_E_INTERNAL, json_pack("{s:s}", "request_id", rid),
+	    "internal error (request %s)", rid);
+}
+
 /* Authenticates and authorises; answers the request itself on failure. */
 static int
 check_access(struct req *r)
@@ -181,8 +207,11 @@ check_access(struct req *r)
 	}
 	if (rt->flags & ROUTE_ORG_FROM_PATH)
 		org = req_param(r, "org_id");
-	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0')
-		org = req_env(r, "HTTP_X_ORG_ID");
+	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0') {
+		/* An impersonation token names its org; the spec's header may too. */
+		if ((org = req_env(r, "HTTP_X_ORG_ID")) == NULL || *org == '\0')
+			org = req_env(r, "HTTP_X_IMPERSONATE_ORG");
+	}
 	if (org != NULL && *org == '\0')
 		org = NULL;
 	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
@@ -207,14 +236,14 @@ check_access(struct req *r)
 	case AUTH_EBUSY:
 		return busy(r), -1;
 	default:
-		return api_error(r, API_E_INTERNAL, NULL, "internal error"), -1;
+		return internal_error(r, rc, "authentication"), -1;
 	}
 	if (rt->perm == PERM_AUTHENTICATED)
 		return 0;
 	if (rt->perm == PERM_SUPER_ADMIN) {
 		if (!r->who.super_admin)
 			return api_error(r, API_E_FORBIDDEN, NULL,
-			    "this needs a super admin"), -1;
+			    "Super admin access required"), -1;
 		return 0;
 	}
 	if (r->who.org_id == 0)
@@ -224,6 +253,32 @@ check_access(struct req *r)
 		return api_error(r, API_E_FORBIDDEN,
 		    json_pack("{s:s}", "permission", auth_perm_name((enum perm)rt->perm)),
 		    "permission '%s' is required", auth_perm_name((enum perm)rt->perm)), -1;
+	return 0;
+}
+
+/* A suspended organization keeps its reads: its writes and runs are
+ * refused here, once, from the status loaded with the credential (a
+ * suspension reloads every cached credential of the org). Super admin,
+ * public and credential-only routes (logout) are exempt. After a failed
+ * payment's grace period only new runs are refused. */
+static int
+suspend_gate(struct req *r)
+{
+	const struct route *rt = r->match.route;
+
+	if (r->who.org_id == 0 || rt->perm >= PERM_PUBLIC)
+		return 0;
+	if (r->who.org_suspended && strcmp(r->method, "GET") != 0 &&
+	    strcmp(r->method, "HEAD") != 0)
+		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
+		    "suspended"), "organization '%s' is suspended: writes and runs are refused,"
+		    " reads still work", r->who.org_public_id), -1;
+	if (rt->perm == PERM_RUNS_TRIGGER && r->who.runs_blocked_after != 0 &&
+	    time(NULL) >= r->who.runs_blocked_after)
+		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
+		    "payment_overdue"), "runs of organization '%s' are suspended: a payment"
+		    " failed and its grace period is over; data and reads are untouched",
+		    r->who.org_public_id), -1;
 	return 0;
 }
 
@@ -381,7 +436,8 @@ call_handler(struct req *r)
 	if (rc == DB_EUNAVAIL || rc == DB_EDEADLOCK)
 		unavailable(r);
 	else
-		api_error(r, API_E_INTERNAL, NULL, "internal error");
+		internal_error(r, rc, rc == DB_EDEADLOCK ? "transaction (deadlock retries exhausted)" :
+		    "handler");
 }
 
 /* Appends s to p; returns the new end. */
@@ -420,7 +476,7 @@ write_response(struct req *r)
 	size_t len = 0;
 
 	if (!r->responded)
-		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
+		internal_error(r, 0, "handler gave no response");
 	if (r->resp != NULL) {
 		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
@@ -489,7 +545,8 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 	} else if (req_check_params(&r) == 0 &&
 	    ((r.match.route->flags & ROUTE_STREAM) || read_body(&r) == 0) &&
 	    (!(r.match.route->flags & ROUTE_BODY) || parse_body(&r) == 0) &&
-	    check_access(&r) == 0 && rate_gate(&r) == 0 && login_gate(&r) == 0) {
+	    check_access(&r) == 0 && suspend_gate(&r) == 0 && rate_gate(&r) == 0 &&
+	    login_gate(&r) == 0) {
 		call_handler(&r);
 		login_done(&r);
 	}

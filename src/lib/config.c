@@ -24,7 +24,10 @@ struct known_key {
 	{"plan." p, "monthly_step_seconds", K_INT, "0"}, \
 	{"plan." p, "concurrent_runs", K_INT, "0"}, \
 	{"plan." p, "key_requests", K_INT, "0"}, \
-	{"plan." p, "org_requests", K_INT, "0"}
+	{"plan." p, "org_requests", K_INT, "0"}, \
+	{"plan." p, "stripe_price_id", K_STR, ""}, \
+	{"plan." p, "display_name", K_STR, ""}, \
+	{"plan." p, "monthly_cost_usd", K_NUM, "0"}
 
 static const struct known_key known[] = {
 	{"database", "host", K_STR, "localhost"},
@@ -107,6 +110,18 @@ static const struct known_key known[] = {
 	{"storage", "upload_secret", K_STR, ""},
 	{"storage", "max_artifact_bytes", K_INT, "1073741824"},
 	{"storage", "verify_part_md5", K_INT, "1"},
+	{"billing", "stripe_secret_key", K_STR, ""},
+	{"billing", "stripe_secret_key_file", K_STR, ""},
+	{"billing", "webhook_secret", K_STR, ""},
+	{"billing", "stripe_api_base", K_STR, "https://api.stripe.com"},
+	{"billing", "timeout_seconds", K_INT, "20"},
+	{"billing", "webhook_tolerance_seconds", K_INT, "300"},
+	{"billing", "payment_grace_seconds", K_INT, "604800"},
+	{"admin", "exceptions_dir", K_STR, "/var/lib/dagy/exceptions"},
+	{"admin", "download_secret", K_STR, ""},
+	{"admin", "download_ttl_seconds", K_INT, "300"},
+	{"admin", "public_url", K_STR, ""},
+	{"admin", "impersonation_ttl_seconds", K_INT, "3600"},
 	{"projects", "dir", K_STR, "/var/lib/dagy/projects"},
 	{"projects", "poll_seconds", K_INT, "60"},
 	{"projects", "git_timeout_seconds", K_INT, "300"},
@@ -116,7 +131,7 @@ static const struct known_key known[] = {
 };
 
 /* Sections reserved for later modules: any key is accepted there. */
-static const char *const open_sections[] = {"secrets", "s3", "billing"};
+static const char *const open_sections[] = {"secrets", "s3"};
 
 struct entry {
 	char *section, *key, *value;

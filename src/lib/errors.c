@@ -18,6 +18,9 @@ static const struct {
 	[API_E_SERVICE_UNAVAILABLE] = {503, "service_unavailable"},
 	[API_E_INTERNAL] = {500, "internal_error"},
 	[API_E_PROTECTED_ENVIRONMENT] = {404, "protected_environment"},
+	[API_E_BAD_GATEWAY] = {502, "bad_gateway"},
+	[API_E_ORG_SUSPENDED] = {403, "org_suspended"},
+	[API_E_BILLING_DISABLED] = {409, "billing_not_configured"},
 };
 
 int
@@ -49,6 +52,7 @@ errors_reason(int status)
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
