@@ -19,6 +19,8 @@ enum route_flags {
 	ROUTE_ORG_FROM_PATH = 1 << 0,
 	/* The handler takes a JSON body (otherwise any body is ignored). */
 	ROUTE_BODY = 1 << 1,
+	/* The body is raw bytes up to [ai] max_attachment_bytes (uploads). */
+	ROUTE_UPLOAD = 1 << 2,
 };
 
 struct route {
