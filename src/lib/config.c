@@ -289,5 +289,15 @@ config_check(const struct config *cfg, FILE *out)
 		fprintf(out, "%s: [log] level must be debug, info, warn or error\n", cfg->path);
 		problems++;
 	}
+	if (strcmp(config_str(cfg, "ai", "default_tier"), "fast") != 0 &&
+	    strcmp(config_str(cfg, "ai", "default_tier"), "standard") != 0 &&
+	    strcmp(config_str(cfg, "ai", "default_tier"), "advanced") != 0) {
+		fprintf(out, "%s: [ai] default_tier must be fast, standard or advanced\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "ai", "max_attachment_bytes") > 26214400) {
+		fprintf(out, "%s: [ai] max_attachment_bytes is at most 26214400 (25 MB)\n", cfg->path);
+		problems++;
+	}
 	return problems;
 }

@@ -31,7 +31,8 @@ my $fport = DagyTest::slurp("$tmp/fake.port");
 my $fake = "http://127.0.0.1:$fport";
 my $http = HTTP::Tiny->new(timeout => 10);
 
-my $s = DagyTest->start(conf => ['[ai]', "base_url = $fake/v1", 'api_key = sk-test-123',
+my $s = DagyTest->start(conf => ['[ai]', "base_url = $fake/v1", 'api_key = sk-config-fallback',
+	'api_key_secret = studio_key',
 	'model_standard = m-standard', 'model_fast = m-fast', 'monthly_credits = 40',
 	'timeout_seconds = 20', 'max_attachments_per_session = 2']);
 
@@ -71,6 +72,15 @@ is($r->{json}{tier}, 'standard', 'default tier');
 is($s->req(POST => '/v1/ai-studio/sessions', { tier => 'huge' })->{status}, 400, 'unknown tier');
 my $S = "/v1/ai-studio/sessions/$sid";
 
+# The key comes from the org secret [ai] api_key_secret names.
+$r = $s->req(POST => "$S/messages", { message => 'hello' });
+is($r->{status}, 503, 'no key secret yet: 503');
+like($r->{json}{message}, qr/'studio_key'.*not set/, 'naming the secret');
+unlike($r->{body}, qr/sk-config-fallback/, 'no key in the answer');
+is(scalar(@{[log_lines()]}), 0, 'and no model call');
+is($s->req(POST => '/v1/secrets', { secret_name => 'studio_key', value => 'sk-test-123' })->{status}, 201,
+	'the key stored as a secret');
+
 # A build turn yields a valid flow on the canvas.
 script(answer('I built the workflow.', $good));
 $r = $s->req(POST => "$S/messages", { message => 'Build a flow that fetches JSON, validates, dedupes and posts it.',
@@ -87,7 +97,7 @@ is($first->{credits_used}, 4, 'a standard turn costs 4 credits');
 is($first->{response}, 'I built the workflow.', "the model's words");
 my @c = calls();
 is(scalar @c, 1, 'one model call');
-is($c[0]{auth}, 'Bearer sk-test-123', 'the configured key');
+is($c[0]{auth}, 'Bearer sk-test-123', "the secret's key");
 is($c[0]{body}{model}, 'm-standard', "the tier's model");
 is($c[0]{body}{response_format}{type}, 'json_object', 'a structured answer asked for');
 like($c[0]{body}{messages}[0]{content}, qr/webhook_post/, 'the allowlist is in the prompt');
