@@ -862,13 +862,22 @@ replay(struct turn *t)
 		return rc;
 	if (k->nrows == 0)
 		return 0;
+	if (strcmp(db_val(k, 0, AI_T_HASH), t->hash) != 0 && r->streamed) {
+		body = json_pack("{s:s, s:s, s:i}", "error", "conflict", "message",
+		    "this turn was already sent with another message or intent", "status_code", 409);
+		api_stream_event(r, "error", body);
+		json_decref(body);
+		return 1;
+	}
 	if (strcmp(db_val(k, 0, AI_T_HASH), t->hash) != 0)
 		return api_error(r, API_E_CONFLICT, json_pack("{s:s}", "turn_id", t->key),
 		    "turn '%s' was already sent with another message or intent", t->key), 1;
 	body = api_json_col(db_val(k, 0, AI_T_RESPONSE));
 	json_object_set_new(body, "replayed", json_true());
 	if (t->stream) {
-		api_stream_begin(r);
+		/* A turn racing its twin has already begun its stream. */
+		if (!r->streamed)
+			api_stream_begin(r);
 		json_object_set_new(body, "status_code", json_integer(db_int(k, 0, AI_T_STATUS)));
 		api_stream_event(r, "final", body);
 		json_decref(body);

@@ -14,6 +14,7 @@ use FindBin;
 use JSON::PP;
 use HTTP::Tiny;
 use IO::Socket::INET;
+use IO::Compress::Zip qw(zip $ZipError);
 use DagyTest;
 
 my $json = JSON::PP->new->canonical;
@@ -239,6 +240,24 @@ is($s->req(POST => "$S/attachments/initiate", { filename => 'more.txt', size_byt
 is($s->req(DELETE => "$S/attachments/$r->{json}{attachment_id}")->{status}, 204, 'attachment removed');
 is(scalar @{ $s->req(GET => $S)->{json}{attachments} }, 1, 'one left');
 
+# DOCX and PPTX text from their XML.
+my $D = '/v1/ai-studio/sessions/' . $s->req(POST => '/v1/ai-studio/sessions', {})->{json}{session_id};
+$r = attach($D, 'memo.docx', office_zip('word/document.xml', '<?xml version="1.0"?><w:document xmlns:w="w">'
+	. '<w:body><w:p><w:r><w:t>Ostrich &amp; Emu</w:t></w:r></w:p><w:p><w:r><w:t>line two</w:t></w:r></w:p></w:body></w:document>'));
+is($r->{json}{attachment}{text_chars}, length("Ostrich & Emu\nline two\n"), 'DOCX text extracted') or diag($r->{body});
+$r = attach($D, 'deck.pptx', office_zip('ppt/slides/slide1.xml', '<p:sld xmlns:a="a" xmlns:p="p"><a:p><a:r>'
+	. '<a:t>Slide words</a:t></a:r></a:p></p:sld>'));
+is($r->{json}{attachment}{status}, 'ready', 'PPTX text extracted') or diag($r->{body});
+script(answer('Seen.', undef));
+$s->req(POST => "$D/messages", { message => 'Summarise', intent => 'advisory' });
+my $prompt = join "\n", map { $_->{content} } @{ (calls())[-1]{body}{messages} };
+like($prompt, qr/Ostrich & Emu\nline two/, "the DOCX's text reaches the prompt");
+like($prompt, qr/Slide words/, "the PPTX's text too");
+my $B = '/v1/ai-studio/sessions/' . $s->req(POST => '/v1/ai-studio/sessions', {})->{json}{session_id};
+$r = attach($B, 'broken.docx', 'not a zip at all');
+is($r->{status}, 400, 'a DOCX that is no zip is refused');
+like($r->{json}{message} // '', qr/could not be read/, '... saying so');
+
 # Tier, title, bind, archive, delete.
 is($s->req(PATCH => "$S/tier", { tier => 'fast' })->{json}{tier}, 'fast', 'tier changed');
 is($s->req(PATCH => "$S/title", { title => 'Renamed' })->{json}{title}, 'Renamed', 'title changed');
@@ -255,8 +274,13 @@ is($r->{json}{credits_used}, 1, 'a fast turn costs 1');
 my $list = $s->req(GET => '/v1/ai-studio/sessions?limit=1')->{json};
 is(scalar @{ $list->{items} }, 1, 'paged list');
 ok($list->{next_token}, 'with a next page');
-is($s->req(GET => "/v1/ai-studio/sessions?limit=1&next_token=$list->{next_token}")->{json}{items}[0]{session_id},
-	$sid, 'second page');
+my @seen = map { $_->{session_id} } @{ $list->{items} };
+while ($list->{next_token}) {
+	$list = $s->req(GET => "/v1/ai-studio/sessions?limit=1&next_token=$list->{next_token}")->{json};
+	push @seen, map { $_->{session_id} } @{ $list->{items} };
+}
+is(scalar @seen, 4, 'four sessions, page by page');
+is($seen[-1], $sid, 'the oldest last');
 
 # Limits: credits and turns.
 my ($org) = $s->org_id('default');
@@ -291,6 +315,22 @@ ok($audits >= 10, "mutations are audited ($audits)");
 
 $s->finish;
 done_testing;
+
+sub office_zip {
+	my ($name, $xml) = @_;
+	my $out;
+	zip(\$xml => \$out, Name => $name) or die $ZipError;
+	return $out;
+}
+
+# Initiates, uploads and completes an attachment; the complete answer.
+sub attach {
+	my ($sess, $name, $bytes) = @_;
+	my $i = $s->req(POST => "$sess/attachments/initiate", { filename => $name, size_bytes => length $bytes });
+	return $i unless $i->{status} == 201;
+	$http->request(PUT => $s->base . $i->{json}{upload_url}, { content => $bytes });
+	return $s->req(POST => "$sess/attachments/complete", { attachment_id => $i->{json}{attachment_id} });
+}
 
 # A one-page PDF showing text, with a correct cross-reference table.
 sub tiny_pdf {
