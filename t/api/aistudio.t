@@ -34,7 +34,7 @@ my $http = HTTP::Tiny->new(timeout => 10);
 
 my $s = DagyTest->start(conf => ['[ai]', "base_url = $fake/v1", 'api_key = sk-config-fallback',
 	'api_key_secret = studio_key',
-	'model_standard = m-standard', 'model_fast = m-fast', 'monthly_credits = 40',
+	'model_standard = m-standard', 'model_fast = m-fast', 'monthly_credits = 100',
 	'timeout_seconds = 20', 'max_attachments_per_session = 2']);
 
 sub script { $http->post("$fake/script", { content => $json->encode({ answers => [@_] }) }) }
@@ -56,7 +56,7 @@ my $cyclic = { nodes => [
 my $r = $s->req(GET => '/v1/ai-studio/tiers');
 is($r->{status}, 200, 'tiers');
 is_deeply([map { $_->{tier} } @{ $r->{json}{tiers} }], [qw(fast standard advanced)], 'three tiers');
-is($r->{json}{credits}{remaining}, 40, 'the monthly allowance is left');
+is($r->{json}{credits}{remaining}, 100, 'the monthly allowance is left');
 $r = $s->req(GET => '/v1/ui/ai-studio');
 is($r->{status}, 200, 'the AI Studio page');
 my ($exec) = grep { $_->{id} eq 'executable_nodes' } @{ $r->{json}{capabilities} };
@@ -159,26 +159,7 @@ is($r->{json}{workflow_status}, 'modified', 'modified');
 # The stream, through lighttpd: several events before the end.
 script(answer('Streaming it.', $good, chunks => 8, delay => 0.25));
 my $body = $json->encode({ message => 'Stream a build', intent => 'build' });
-my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{port}) or die;
-my $t0 = time;
-print $sock "POST $S/messages/stream HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer " . $s->key .
-	"\r\nContent-Type: application/json\r\nContent-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
-my ($buf, $head, @events) = ('', 0);
-while (1) {
-	my $n = sysread($sock, my $chunk, 65536);
-	last unless $n;
-	$buf .= $chunk;
-	$head = 1 if !$head && $buf =~ s/\A.*?\r\n\r\n//s;
-	next unless $head;
-	while ($buf =~ s/\A(.*?)\n\n//s) {
-		my $block = $1;
-		next if $block =~ /\A:/;
-		push @events, { name => $1, data => $json->decode($2), t => time - $t0 }
-			if $block =~ /\Aevent: (\w+)\ndata: (.*)\z/s;
-	}
-}
-close $sock;
-diag("stream: $buf") unless @events;
+my @events = stream_turn($s->{port}, "$S/messages/stream", $body);
 my @tokens = grep { $_->{name} eq 'token' } @events;
 my ($final) = grep { $_->{name} eq 'final' } @events;
 ok(@tokens >= 4, 'several token events (' . scalar(@tokens) . ')');
@@ -194,10 +175,10 @@ is(join('', map { $_->{data}{text} } @tokens), $json->encode({ response => 'Stre
 # A client that leaves stops the model call.
 my $turns = $s->req(GET => $S)->{json}{turns};
 script(answer('Long.', $good, chunks => 40, delay => 0.2));
-$sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{port}) or die;
+my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{port}) or die;
 print $sock "POST $S/messages/stream HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer " . $s->key .
 	"\r\nContent-Type: application/json\r\nContent-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
-$buf = '';
+my $buf = '';
 while ($buf !~ /event: token/) { sysread($sock, my $chunk, 4096) or last; $buf .= $chunk }
 close $sock;
 $deadline = time + 8;
@@ -205,6 +186,57 @@ sleep 0.2 until (grep { $_->{aborted} } log_lines()) || time > $deadline;
 my ($ab) = grep { $_->{aborted} } log_lines();
 ok($ab && $ab->{sent} < 40, 'the model call stopped early (' . ($ab ? $ab->{sent} : 'never') . ' of 40 chunks)');
 is($s->req(GET => $S)->{json}{turns}, $turns, 'nothing stored for the abandoned turn');
+
+# The shipped lighttpd and nginx snippets stream the route too.
+my $top = "$FindBin::Bin/../..";
+sub shipped {
+	my ($f) = @_;
+	my $text = do { local $/; open my $fh, '<', "$top/$f" or die "$f: $!"; <$fh> };
+	$text =~ s{/usr/share/dagy/errors/}{$top/etc/errors/}g;
+	$text =~ s{/usr/share/dagy/www/}{$top/www/}g;
+	$text =~ s{/run/dagy-api/api\.sock}{$s->dir . '/api.sock'}ge;
+	return $text;
+}
+sub streams_through {
+	my ($name, $port) = @_;
+	script(answer('Via ' . $name, $good, chunks => 6, delay => 0.25));
+	my @ev = stream_turn($port, "$S/messages/stream",
+		$json->encode({ message => "Stream via $name", intent => 'build' }));
+	my @tok = grep { $_->{name} eq 'token' } @ev;
+	ok(@tok >= 4 && $ev[-1]{name} eq 'final' && $ev[-1]{t} - $tok[0]{t} >= 0.8,
+		sprintf('%s: %d token events, the first %.2f s before the final one', $name,
+		scalar @tok, @tok ? $ev[-1]{t} - $tok[0]{t} : 0));
+}
+SKIP: {
+	skip 'no Debian lighttpd MIME script', 1 unless -e '/usr/share/lighttpd/create-mime.conf.pl';
+	my $port = DagyTest::free_port();
+	open my $lc, '>', "$tmp/lighttpd.conf" or die;
+	print $lc qq{server.document-root = "$tmp"\nserver.bind = "127.0.0.1"\nserver.port = $port\n}
+		. qq{server.pid-file = "$tmp/lighttpd.pid"\nserver.errorlog = "$tmp/lighttpd.err"\n}
+		. qq{include_shell "/usr/share/lighttpd/create-mime.conf.pl"\n} . shipped('etc/lighttpd/10-dagy.conf');
+	close $lc;
+	system("lighttpd -f $tmp/lighttpd.conf") == 0 or skip 'lighttpd does not start with the snippet', 1;
+	sleep 0.1 until -s "$tmp/lighttpd.pid";
+	streams_through('the shipped lighttpd snippet', $port);
+	kill 'TERM', DagyTest::slurp("$tmp/lighttpd.pid");
+}
+SKIP: {
+	my $nginx = (grep { -x } map { "$_/nginx" } qw(/usr/sbin /usr/bin))[0];
+	skip 'nginx is not installed', 1 unless $nginx && -e '/etc/nginx/fastcgi_params';
+	my $port = DagyTest::free_port();
+	(my $conf = shipped('etc/nginx/dagy.conf')) =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;}g;
+	mkdir "$tmp/nginx";
+	open my $nc, '>', "$tmp/nginx/nginx.conf" or die;
+	print $nc ($> == 0 ? "user root;\n" : ''), "pid $tmp/nginx/nginx.pid;\n",
+		"error_log $tmp/nginx/error.log;\nevents {}\nhttp {\n\taccess_log off;\n",
+		map({ "\t${_}_temp_path $tmp/nginx/$_;\n" } qw(client_body proxy fastcgi uwsgi scgi)),
+		"\tserver {\n\t\tlisten 127.0.0.1:$port;\n$conf\n\t}\n}\n";
+	close $nc;
+	system("$nginx -q -p $tmp/nginx -c $tmp/nginx/nginx.conf") == 0 or skip 'nginx does not start', 1;
+	sleep 0.1 until -s "$tmp/nginx/nginx.pid";
+	streams_through('the shipped nginx snippet', $port);
+	system("$nginx -p $tmp/nginx -c $tmp/nginx/nginx.conf -s stop 2>/dev/null");
+}
 
 # Attachments: a PDF's text reaches the prompt.
 my $pdf = tiny_pdf('ZEBRA LLAMA 4711 quarterly figures');
@@ -284,7 +316,7 @@ is($seen[-1], $sid, 'the oldest last');
 
 # Limits: credits and turns.
 my ($org) = $s->org_id('default');
-$s->sql("UPDATE ai_credits SET used = 39.5 WHERE org_id = $org");
+$s->sql("UPDATE ai_credits SET used = 99.5 WHERE org_id = $org");
 $r = $s->req(POST => "$S/messages", { message => 'One more', intent => 'advisory' });
 is($r->{status}, 402, 'no credits left: 402');
 is($r->{json}{error}, 'insufficient_credits', 'insufficient_credits');
@@ -315,6 +347,32 @@ ok($audits >= 10, "mutations are audited ($audits)");
 
 $s->finish;
 done_testing;
+
+# Sends a streamed turn over a raw socket (HTTP/1.0: no chunking) and
+# returns its events, each with the time it arrived.
+sub stream_turn {
+	my ($port, $path, $body) = @_;
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die "connect: $!";
+	my $t0 = time;
+	print $sock "POST $path HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer " . $s->key
+		. "\r\nContent-Type: application/json\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+	my ($buf, $head, @ev) = ('', 0);
+	while (1) {
+		my $n = sysread($sock, my $chunk, 65536);
+		last unless $n;
+		$buf .= $chunk;
+		$head = 1 if !$head && $buf =~ s/\A.*?\r\n\r\n//s;
+		next unless $head;
+		while ($buf =~ s/\A(.*?)\n\n//s) {
+			my $block = $1;
+			next if $block =~ /\A:/;
+			push @ev, { name => $1, data => $json->decode($2), t => time - $t0 }
+				if $block =~ /\Aevent: (\w+)\ndata: (.*)\z/s;
+		}
+	}
+	diag("stream: $buf") unless @ev;
+	return @ev;
+}
 
 sub office_zip {
 	my ($name, $xml) = @_;
