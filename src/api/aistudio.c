@@ -24,6 +24,7 @@
 #include "dagy/nodes.h"
 #include "dagy/secrets.h"
 #include "dagy/ui.h"
+#include "dagy/usage.h"
 
 static int page_h(struct req *r);
 static int tiers_h(struct req *r);
@@ -159,7 +160,8 @@ credits_left(struct req *r, double *left, double *used)
 
 	if (rc < 0)
 		return rc;
-	*left = (double)config_int(r->srv->cfg, "ai", "monthly_credits") - *used;
+	/* The allowance is the org's plan's ([plan.NAME] ai_credits). */
+	*left = (double)api_plan(r)->ai_credits - *used;
 	if (*left < 0)
 		*left = 0;
 	return 0;
@@ -200,10 +202,11 @@ tiers_h(struct req *r)
 
 	if (rc < 0)
 		return rc;
-	return api_json(r, 200, json_pack("{s:o, s:s, s:o, s:{s:f, s:f, s:f, s:s}}",
+	return api_json(r, 200, json_pack("{s:o, s:s, s:o, s:{s:s, s:f, s:f, s:f, s:s}}",
 	    "tiers", tiers_json(), "default_tier", config_str(r->srv->cfg, "ai", "default_tier"),
-	    "limits", limits_json(r), "credits",
-	    "monthly_allowance", (double)config_int(r->srv->cfg, "ai", "monthly_credits"),
+	    "limits", limits_json(r), "credits", "plan",
+	    r->who.plan != NULL && *r->who.plan ? r->who.plan : "free",
+	    "monthly_allowance", (double)api_plan(r)->ai_credits,
 	    "used", used, "remaining", left, "period", period(r)));
 }
 

@@ -12,7 +12,9 @@
 #include "dagy/auth.h"
 #include "dagy/db.h"
 #include "dagy/errors.h"
+#include "dagy/limits.h"
 #include "dagy/router.h"
+#include "dagy/usage.h"
 
 struct config;
 struct secrets_keyring;
@@ -25,6 +27,11 @@ struct server {
 	long long max_body;
 	int retry_after;
 	time_t started;
+	/* [limits], read once: rates per window, login throttling. */
+	long long window, address_requests, webhook_requests, flush_every;
+	struct limits_login login_account, login_address;
+	/* Quotas and rates of each plan; the last is for unknown plans. */
+	struct usage_plan plans[5];
 };
 
 struct req {
@@ -46,6 +53,9 @@ struct req {
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
 	int streamed; /* api_stream_begin wrote the head: nothing more to write */
+	/* the rate limit decision, made once per request */
+	int limited;
+	struct limits_verdict rate;
 	/* the decoded query string (req_check_params) */
 	unsigned nq;
 	char *qnames[32], *qvalues[32];
@@ -57,13 +67,15 @@ extern const struct route login_routes[], users_routes[], api_keys_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
     notifications_routes[],
     dagctl_routes[], secrets_routes[], environments_routes[],
-    nodes_routes[], ui_routes[], aistudio_routes[];
+    nodes_routes[], ui_routes[], aistudio_routes[], usage_routes[],
+    audit_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
     notifications_routes_n,
     dagctl_routes_n, secrets_routes_n, environments_routes_n,
-    nodes_routes_n, ui_routes_n, aistudio_routes_n;
+    nodes_routes_n, ui_routes_n, aistudio_routes_n, usage_routes_n,
+    audit_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -127,7 +139,8 @@ int api_list_by_key(struct req *r, api_list_fn list,
     json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol);
 /* On a public route, the caller's credentials when it sent any (main.c):
  * 0 with r->who filled, 1 when it sent none or they do not verify (the
- * caller is then anonymous), or a db_err. */
+ * caller is then anonymous), 2 after answering 503 (every credential
+ * check slot of the host busy), or a db_err. */
 int api_optional_auth(struct req *r);
 
 /* Server-Sent Events. api_stream_begin writes a 200 head for
@@ -151,6 +164,13 @@ int api_error(struct req *r, enum api_err code, json_t *details,
 /* 400 whose details say {field: why}. */
 int api_invalid(struct req *r, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The quotas and rates of the organization's plan (cached at start). */
+const struct usage_plan *api_plan(struct req *r);
+/* A start_date or end_date query parameter (a date or an RFC 3339 time):
+ * 0 with *t (*is_date set for a bare date; *t untouched when absent), or
+ * -1 after a 400 naming it. */
+int req_date(struct req *r, const char *name, time_t *t, int *is_date);
 
 /* "2026-03-02T10:30:00Z" for now. */
 const char *api_now(struct req *r);

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "dagy/page.h"
+#include "dagy/ts.h"
 
 const char *
 req_param(struct req *r, const char *name)
@@ -411,4 +412,29 @@ int
 api_stream_comment(struct req *r, const char *text)
 {
 	return stream_put(r, arena_printf(&r->arena, ": %s\n\n", text));
+}
+const struct usage_plan *
+api_plan(struct req *r)
+{
+	unsigned i;
+
+	for (i = 0; i < USAGE_NPLANS; i++)
+		if (r->who.plan != NULL && strcmp(r->who.plan, usage_plans[i]) == 0)
+			return &r->srv->plans[i];
+	return &r->srv->plans[USAGE_NPLANS];
+}
+
+int
+req_date(struct req *r, const char *name, time_t *t, int *is_date)
+{
+	const char *v = req_query(r, name);
+
+	*is_date = 0;
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (ts_parse(v, t, NULL) < 0)
+		return api_invalid(r, name, "must be a date (2026-03-01) or an RFC 3339 "
+		    "time (2026-03-01T10:30:00Z)"), -1;
+	*is_date = strlen(v) == 10;
+	return 0;
 }

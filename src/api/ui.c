@@ -4,10 +4,13 @@
  * caller what their permissions reach and an anonymous one only the
  * public entries. */
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "dagy/audit.h"
+#include "dagy/ts.h"
 #include "dagy/ui.h"
+#include "dagy/usage.h"
 
 static int ui_marketing(struct req *r);
 static int ui_navigation(struct req *r);
@@ -106,8 +109,8 @@ ui_navigation(struct req *r)
 	static const char *const areas[] = {"main_nav", "sidebar_nav", "footer_nav"};
 	size_t i;
 
-	if ((rc = api_optional_auth(r)) < 0)
-		return rc;
+	if ((rc = api_optional_auth(r)) < 0 || rc == 2)
+		return rc < 0 ? rc : 0;
 	authed = rc == 0;
 	if ((rc = content(r, "navigation", &doc)) < 0)
 		return rc;
@@ -126,12 +129,20 @@ static int
 ui_dashboard(struct req *r)
 {
 	struct db_res *st, *recent;
+	struct usage_totals u;
 	json_t *doc, *by7, *items;
 	int64_t flows, schedules, total = 0, done = 0, failed = 0;
+	time_t start, end;
+	char from[32], to[32];
 	unsigned i;
 	int rc;
 
+	/* This month's metered usage, from the usage rollups. */
+	usage_month(time(NULL), &start, &end);
+	ts_sql(start, 0, from);
+	ts_sql(end, 0, to);
 	if ((rc = content(r, "dashboard", &doc)) < 0 ||
+	    (rc = usage_totals(r->db, &r->arena, r->who.org_id, from, to, &u)) < 0 ||
 	    (rc = ui_runs_by_status(r->db, &r->arena, r->who.org_id, 7, &st)) < 0 ||
 	    (rc = ui_recent_runs(r->db, &r->arena, r->who.org_id, 10, &recent)) < 0 ||
 	    (rc = ui_counts(r->db, &r->arena, r->who.org_id, &flows, &schedules)) < 0) {
@@ -156,7 +167,7 @@ ui_dashboard(struct req *r)
 		    "flow_name", db_val(recent, i, 1), "status", db_val(recent, i, 2),
 		    "created_at", db_val(recent, i, 3),
 		    "completed_at", api_str_or_null(db_val(recent, i, 4))));
-	rc = api_json(r, 200, json_pack("{s:O, s:{s:I, s:o, s:o, s:I, s:I}, s:o}",
+	rc = api_json(r, 200, json_pack("{s:O, s:{s:I, s:o, s:o, s:I, s:I, s:{s:I, s:I, s:I, s:I}}, s:o}",
 	    "widgets", json_is_array(json_object_get(doc, "widgets")) ?
 	    json_object_get(doc, "widgets") : json_array(),
 	    "stats", "runs_7d", (json_int_t)total, "runs_7d_by_status", by7,
@@ -164,6 +175,8 @@ ui_dashboard(struct req *r)
 	    "success_rate_7d", done + failed > 0 ?
 	    json_real((double)done / (double)(done + failed)) : json_null(),
 	    "flows", (json_int_t)flows, "active_schedules", (json_int_t)schedules,
+	    "usage_month", "runs", (json_int_t)u.runs, "tasks", (json_int_t)u.tasks,
+	    "step_seconds", (json_int_t)(u.step_ms / 1000), "api_calls", (json_int_t)u.api_calls,
 	    "recent_activity", items));
 	json_decref(doc);
 	return rc;

@@ -34,8 +34,9 @@ my $http = HTTP::Tiny->new(timeout => 10);
 
 my $s = DagyTest->start(conf => ['[ai]', "base_url = $fake/v1", 'api_key = sk-config-fallback',
 	'api_key_secret = studio_key',
-	'model_standard = m-standard', 'model_fast = m-fast', 'monthly_credits = 100',
-	'timeout_seconds = 20', 'max_attachments_per_session = 2']);
+	'model_standard = m-standard', 'model_fast = m-fast', 'monthly_credits = 7',
+	'timeout_seconds = 20', 'max_attachments_per_session = 2',
+	'[plan.free]', 'ai_credits = 100']);
 
 sub script { $http->post("$fake/script", { content => $json->encode({ answers => [@_] }) }) }
 sub answer { my ($text, $flow, %o) = @_; return { content => $json->encode({ response => $text, flow => $flow }), %o } }
@@ -56,7 +57,8 @@ my $cyclic = { nodes => [
 my $r = $s->req(GET => '/v1/ai-studio/tiers');
 is($r->{status}, 200, 'tiers');
 is_deeply([map { $_->{tier} } @{ $r->{json}{tiers} }], [qw(fast standard advanced)], 'three tiers');
-is($r->{json}{credits}{remaining}, 100, 'the monthly allowance is left');
+is($r->{json}{credits}{remaining}, 100, "the plan's monthly allowance is left");
+is($r->{json}{credits}{plan}, 'free', 'on the free plan');
 $r = $s->req(GET => '/v1/ui/ai-studio');
 is($r->{status}, 200, 'the AI Studio page');
 my ($exec) = grep { $_->{id} eq 'executable_nodes' } @{ $r->{json}{capabilities} };

@@ -55,6 +55,8 @@ is($d->{stats}{runs_7d_by_status}{completed}, 3, 'three completed');
 is($d->{stats}{runs_7d_by_status}{failed}, 1, 'one failed');
 is($d->{stats}{success_rate_7d}, 0.75, 'success rate 3 of 4');
 is($d->{stats}{flows}, 2, 'two flows');
+is($d->{stats}{usage_month}{runs}, 4, "this month's metered runs");
+ok($d->{stats}{usage_month}{tasks} >= 4, "and tasks");
 is(scalar @{ $d->{recent_activity} }, 4, 'recent activity lists the runs');
 is($d->{recent_activity}[0]{run_id}, $runs[3], 'newest first');
 is($d->{recent_activity}[0]{flow_name}, 'ui-bad', 'with its flow');
