@@ -160,7 +160,7 @@ is($r->{json}{workflow_status}, 'modified', 'modified');
 
 # The stream, through lighttpd: several events before the end.
 script(answer('Streaming it.', $good, chunks => 8, delay => 0.25));
-my $body = $json->encode({ message => 'Stream a build', intent => 'build' });
+my $body = $json->encode({ message => 'Stream a build', intent => 'build', turn_id => 'stream-1' });
 my @events = stream_turn($s->{port}, "$S/messages/stream", $body);
 my @tokens = grep { $_->{name} eq 'token' } @events;
 my ($final) = grep { $_->{name} eq 'final' } @events;
@@ -173,6 +173,13 @@ ok($final->{t} - $tokens[0]{t} >= 1, sprintf('the first token came %.2f s before
 	$final->{t} - $tokens[0]{t}));
 is(join('', map { $_->{data}{text} } @tokens), $json->encode({ response => 'Streaming it.', flow => $good }),
 	"the tokens are the model's answer");
+
+my $ncalls = scalar(calls());
+my @again = stream_turn($s->{port}, "$S/messages/stream", $body);
+ok(@again == 1 && $again[0]{name} eq 'final' && $again[0]{data}{replayed}, 'a streamed turn replays as its final event');
+is($again[0]{data}{pipeline_yaml}, $final->{data}{pipeline_yaml}, '... with the same answer');
+is(scalar(calls()), $ncalls, '... and no model call');
+$body = $json->encode({ message => 'Stream a build', intent => 'build' });
 
 # A client that leaves stops the model call.
 my $turns = $s->req(GET => $S)->{json}{turns};
