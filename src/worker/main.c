@@ -221,8 +221,10 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 						w->stopping = 1;
 						stop_deadline = now + grace;
 					}
-				while (waitpid(-1, NULL, WNOHANG) > 0)
-					;
+				/* Only the launcher is ours to reap: threads that run
+				 * children of their own (git, for projects) wait for
+				 * them themselves. */
+				waitpid(w->launcher_pid, NULL, WNOHANG);
 			} else if (tag == &tag_store) {
 				store_collected(w);
 			} else if (tag == &tag_wake) {
