@@ -20,6 +20,7 @@ enum api_err {
 	API_E_BAD_GATEWAY,           /* an upstream (Stripe) refused or failed */
 	API_E_ORG_SUSPENDED,         /* writes and runs of a suspended org */
 	API_E_BILLING_DISABLED,      /* Stripe is not configured here */
+	API_E_PAYMENT_REQUIRED, /* 402: no credits left (AI Studio) */
 	API_E__MAX
 };
 

@@ -28,6 +28,8 @@ enum route_flags {
 	/* The handler reads the body itself from the FastCGI stream, so
 	 * [api] max_body_bytes does not apply (artifact part uploads). */
 	ROUTE_STREAM = 1 << 4,
+	/* The body is raw bytes up to [ai] max_attachment_bytes (uploads). */
+	ROUTE_UPLOAD = 1 << 5,
 };
 
 struct route {

@@ -52,6 +52,7 @@ struct req {
 	json_t *resp;
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
+	int streamed; /* api_stream_begin wrote the head: nothing more to write */
 	/* the rate limit decision, made once per request */
 	int limited;
 	struct limits_verdict rate;
@@ -69,7 +70,7 @@ extern const struct route login_routes[], users_routes[], api_keys_routes[],
     dagctl_protect_routes[],
     secrets_routes[], environments_routes[],
     nodes_routes[], usage_routes[], audit_routes[], sensors_routes[],
-    billing_routes[], admin_routes[];
+    billing_routes[], admin_routes[], ui_routes[], aistudio_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
@@ -78,7 +79,7 @@ extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     dagctl_protect_routes_n,
     secrets_routes_n, environments_routes_n,
     nodes_routes_n, usage_routes_n, audit_routes_n, sensors_routes_n,
-    billing_routes_n, admin_routes_n;
+    billing_routes_n, admin_routes_n, ui_routes_n, aistudio_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -144,6 +145,21 @@ typedef int (*api_list_fn)(struct db *db, struct arena *a, int64_t org_id, int64
     int limit, struct db_res **rows);
 int api_list_by_key(struct req *r, api_list_fn list,
     json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol);
+/* On a public route, the caller's credentials when it sent any (main.c):
+ * 0 with r->who filled, 1 when it sent none or they do not verify (the
+ * caller is then anonymous), 2 after answering 503 (every credential
+ * check slot of the host busy), or a db_err. */
+int api_optional_auth(struct req *r);
+
+/* Server-Sent Events. api_stream_begin writes a 200 head for
+ * text/event-stream (no caching, no proxy buffering) and marks the
+ * request answered; api_stream_event writes "event: NAME" and one "data:"
+ * line of compact JSON, api_stream_comment a ": text" line (a keep-alive),
+ * each flushed at once. 0, or -1 when the client is gone. */
+int api_stream_begin(struct req *r);
+int api_stream_event(struct req *r, const char *event, json_t *data);
+int api_stream_comment(struct req *r, const char *text);
+
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);

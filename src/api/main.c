@@ -52,6 +52,8 @@ static const struct {
 	{sensors_routes, &sensors_routes_n},
 	{billing_routes, &billing_routes_n},
 	{admin_routes, &admin_routes_n},
+	{ui_routes, &ui_routes_n},
+	{aistudio_routes, &aistudio_routes_n},
 };
 
 static volatile sig_atomic_t stopping;
@@ -70,14 +72,16 @@ read_body(struct req *r)
 {
 	const char *cl = req_env(r, "CONTENT_LENGTH");
 	long long len = cl != NULL ? strtoll(cl, NULL, 10) : 0;
+	long long max = r->match.route->flags & ROUTE_UPLOAD ?
+	    config_int(r->srv->cfg, "ai", "max_attachment_bytes") : r->srv->max_body;
 	size_t got = 0;
 
 	if (len < 0)
 		len = 0;
-	if (len > r->srv->max_body) {
+	if (len > max) {
 		api_error(r, API_E_PAYLOAD_TOO_LARGE, NULL,
 		    "request body of %lld bytes is over the limit of %lld bytes",
-		    len, r->srv->max_body);
+		    len, max);
 		return -1;
 	}
 	r->body = arena_alloc(&r->arena, (size_t)len + 1);
@@ -188,6 +192,30 @@ internal_error(struct req *r, int rc, const char *where)
 	api_header(r, "X-Request-Id: %s", rid);
 	api_error(r, API_E_INTERNAL, json_pack("{s:s}", "request_id", rid),
 	    "internal error (request %s)", rid);
+}
+
+int
+api_optional_auth(struct req *r)
+{
+	const char *tok = bearer(r), *org;
+	int rc;
+
+	if (tok == NULL)
+		return 1;
+	if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0')
+		org = req_env(r, "HTTP_X_ORG_ID");
+	if (org != NULL && *org == '\0')
+		org = NULL;
+	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
+	r->who.ip = req_env(r, "REMOTE_ADDR");
+	r->who.user_agent = req_env(r, "HTTP_USER_AGENT");
+	if (rc == AUTH_EBUSY)
+		return busy(r), 2;
+	if (rc == AUTH_EUNAUTH || rc == AUTH_ENOT_MEMBER) {
+		memset(&r->who, 0, sizeof(r->who));
+		return 1;
+	}
+	return rc;
 }
 
 /* Authenticates and authorises; answers the request itself on failure. */
@@ -421,7 +449,8 @@ call_handler(struct req *r)
 
 	for (attempt = 0; attempt < DEADLOCK_RETRIES; attempt++) {
 		rc = r->match.route->fn(r);
-		if (rc >= 0)
+		/* A stream already sent its head: nothing can be taken back. */
+		if (rc >= 0 || r->streamed)
 			return;
 		db_rollback(r->db);
 		json_decref(r->resp);
@@ -475,6 +504,8 @@ write_response(struct req *r)
 	char head[320], tail[96], *p = head, *text = NULL;
 	size_t len = 0;
 
+	if (r->streamed)
+		return;
 	if (!r->responded)
 		internal_error(r, 0, "handler gave no response");
 	if (r->resp != NULL) {

@@ -17,7 +17,8 @@ struct known_key {
 };
 
 /* A plan's quotas and rate limits; 0 is unlimited (quotas) or the [limits]
- * value (rates). */
+ * value (rates); ai_credits is AI Studio's monthly allowance (0: [ai]
+ * monthly_credits). */
 #define PLAN_KEYS(p) \
 	{"plan." p, "monthly_runs", K_INT, "0"}, \
 	{"plan." p, "monthly_tasks", K_INT, "0"}, \
@@ -27,7 +28,8 @@ struct known_key {
 	{"plan." p, "org_requests", K_INT, "0"}, \
 	{"plan." p, "stripe_price_id", K_STR, ""}, \
 	{"plan." p, "display_name", K_STR, ""}, \
-	{"plan." p, "monthly_cost_usd", K_NUM, "0"}
+	{"plan." p, "monthly_cost_usd", K_NUM, "0"}, \
+	{"plan." p, "ai_credits", K_INT, "0"}
 
 static const struct known_key known[] = {
 	{"database", "host", K_STR, "localhost"},
@@ -88,6 +90,20 @@ static const struct known_key known[] = {
 	{"ai", "embedding_model", K_STR, "text-embedding-3-small"},
 	{"ai", "timeout_seconds", K_INT, "120"},
 	{"ai", "max_retries", K_INT, "4"},
+	{"ai", "api_key_secret", K_STR, ""},
+	{"ai", "model_fast", K_STR, ""},
+	{"ai", "model_standard", K_STR, ""},
+	{"ai", "model_advanced", K_STR, ""},
+	{"ai", "default_tier", K_STR, "standard"},
+	{"ai", "monthly_credits", K_INT, "200"},
+	{"ai", "max_turns_per_session", K_INT, "50"},
+	{"ai", "max_attachments_per_session", K_INT, "10"},
+	{"ai", "max_attachment_bytes", K_INT, "26214400"},
+	{"ai", "attachment_text_max_chars", K_INT, "20000"},
+	{"ai", "history_max_messages", K_INT, "20"},
+	{"ai", "attachments_dir", K_STR, "/var/lib/dagy/attachments"},
+	{"ai", "upload_ttl_seconds", K_INT, "900"},
+	{"ai", "extract_timeout_seconds", K_INT, "30"},
 	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"notifications", "max_attempts", K_INT, "6"},
 	{"notifications", "backoff_ms", K_INT, "2000"},
@@ -379,6 +395,16 @@ config_check(const struct config *cfg, FILE *out)
 	    config_int(cfg, "sensors", "poll_max_body_bytes") < 1) {
 		fprintf(out, "%s: [sensors] webhook_max_body_bytes and poll_max_body_bytes "
 		    "must be at least 1\n", cfg->path);
+		problems++;
+	}
+	if (strcmp(config_str(cfg, "ai", "default_tier"), "fast") != 0 &&
+	    strcmp(config_str(cfg, "ai", "default_tier"), "standard") != 0 &&
+	    strcmp(config_str(cfg, "ai", "default_tier"), "advanced") != 0) {
+		fprintf(out, "%s: [ai] default_tier must be fast, standard or advanced\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "ai", "max_attachment_bytes") > 26214400) {
+		fprintf(out, "%s: [ai] max_attachment_bytes is at most 26214400 (25 MB)\n", cfg->path);
 		problems++;
 	}
 	return problems;
