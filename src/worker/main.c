@@ -17,6 +17,7 @@
 #include "config.h"
 #include "dagy/config.h"
 #include "dagy/db.h"
+#include "dagy/exceptions.h"
 #include "dagy/log.h"
 #include "dagy/secrets.h"
 #include "dagy/wake.h"
@@ -242,6 +243,10 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 				if (got < 0 && !lost_launcher) {
 					log_err("the step launcher is gone: killing running steps "
 					    "and giving their runs back");
+					exceptions_record(w->cfg, "dagy-worker", w->name,
+					    "the step launcher died", json_pack("{s:i, s:i}",
+					    "launcher_pid", (int)w->launcher_pid, "running", w->running),
+					    NULL);
 					epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->launcher, NULL);
 					exec_abandon_all(w);
 					w->stopping = lost_launcher = 1;
