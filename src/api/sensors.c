@@ -44,28 +44,6 @@ const size_t sensors_routes_n = sizeof(sensors_routes) / sizeof(sensors_routes[0
 #define SCHEME_HMAC "hmac-sha256"
 #define SCHEME_TIMESTAMPED "timestamped"
 
-/* An http(s) URL with a host and no blanks or control characters. */
-static int
-url_ok(const char *u)
-{
-	const char *host, *p;
-
-	if (u == NULL || strlen(u) > 2048)
-		return 0;
-	if (strncmp(u, "https://", 8) == 0)
-		host = u + 8;
-	else if (strncmp(u, "http://", 7) == 0)
-		host = u + 7;
-	else
-		return 0;
-	if (*host == '\0' || *host == '/' || *host == ':')
-		return 0;
-	for (p = u; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* A header name: 1-64 letters, digits and '-'. */
 static int
 header_ok(const char *h)
@@ -179,7 +157,7 @@ check_polling(struct req *r, json_t *cfg, json_t *shown, json_t *secret, int *in
 	json_t *v = json_object_get(cfg, "url"), *cond, *hv;
 	const char *s, *k;
 
-	if (!url_ok(json_string_value(v)))
+	if (!api_url_ok(json_string_value(v)))
 		return api_invalid(r, "config_json.url", "must be an http(s) URL"), -1;
 	json_object_set(shown, "url", v);
 	v = json_object_get(cfg, "method");
@@ -250,7 +228,7 @@ check_s3(struct req *r, json_t *cfg, json_t *shown, json_t *secret, int *interva
 	size_t i;
 
 	v = json_object_get(cfg, "endpoint");
-	if (v != NULL && !url_ok(json_string_value(v)))
+	if (v != NULL && !api_url_ok(json_string_value(v)))
 		return api_invalid(r, "config_json.endpoint", "must be an http(s) URL"), -1;
 	json_object_set_new(shown, "endpoint", json_string(v != NULL ? json_string_value(v) :
 	    "https://s3.amazonaws.com"));
