@@ -94,7 +94,10 @@ must('mariadb -e "SELECT 1"', 'MariaDB answers');
 my $doc = do { local $/; open my $f, '<', "$top/doc/install.md" or die; <$f> };
 my ($step3) = $doc =~ /## 3\. Create the database\n\n(.*?)\n## /s;
 my ($step4) = $doc =~ /## 4\. Create the first admin and an API key\n\n(.*?)\n\n/s;
-s/^    //mg for $step3, $step4;
+# The commands are the indented lines; the prose around them is not run.
+for ($step3, $step4) {
+	$_ = join "\n", map { substr($_, 4) } grep { /^    / } split /\n/;
+}
 $step4 =~ s/^systemctl.*$//m;
 system('mariadb -e "DROP DATABASE IF EXISTS dagy; DROP USER IF EXISTS dagy@localhost"');
 must(script('step3', $step3), 'step 3: database, config check, migrate');
