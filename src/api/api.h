@@ -41,6 +41,8 @@ struct req {
 	/* response */
 	int status;
 	json_t *resp;
+	const char *text, *text_type; /* a body that is not JSON (api_text) */
+	size_t text_len;
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
 	/* the decoded query string (req_check_params) */
@@ -52,11 +54,15 @@ struct req {
 extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
-    dagctl_routes[];
+    dagctl_routes[], prometheus_routes[], openapi_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
-    dagctl_routes_n;
+    dagctl_routes_n, prometheus_routes_n, openapi_routes_n;
+
+/* The merged routes in table order (main.c): how many, and the i-th. */
+unsigned api_route_count(void);
+const struct route *api_route_at(unsigned i);
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -101,6 +107,10 @@ json_t *api_json_col(const char *text);
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);
+/* A body that is not JSON: len bytes of text (kept, not copied: static or
+ * in the request arena) sent as type. */
+int api_text(struct req *r, int status, const char *type, const char *text,
+    size_t len);
 void api_header(struct req *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* An error in the route's dialect; details (stolen, may be NULL) names the

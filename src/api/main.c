@@ -14,6 +14,7 @@
 #include "api.h"
 #include "dagy/config.h"
 #include "dagy/log.h"
+#include "dagy/stats.h"
 
 #define DEADLOCK_RETRIES 3
 
@@ -33,7 +34,68 @@ static const struct {
 	{schedules_routes, &schedules_routes_n},
 	{daggle_routes, &daggle_routes_n},
 	{dagctl_routes, &dagctl_routes_n},
+	{prometheus_routes, &prometheus_routes_n},
+	{openapi_routes, &openapi_routes_n},
 };
+#define NTABLES (sizeof(api_routes) / sizeof(api_routes[0]))
+
+unsigned
+api_route_count(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < NTABLES; i++)
+		n += (unsigned)*api_routes[i].n;
+	return n;
+}
+
+const struct route *
+api_route_at(unsigned k)
+{
+	unsigned i;
+
+	for (i = 0; i < NTABLES; i++) {
+		if (k < *api_routes[i].n)
+			return &api_routes[i].routes[k];
+		k -= (unsigned)*api_routes[i].n;
+	}
+	return NULL;
+}
+
+/* The index api_route_at gives route, or STATS_UNMATCHED. */
+static unsigned
+route_index(const struct route *rt)
+{
+	unsigned i, base = 0;
+
+	for (i = 0; i < NTABLES; i++) {
+		if (rt >= api_routes[i].routes && rt < api_routes[i].routes + *api_routes[i].n)
+			return base + (unsigned)(rt - api_routes[i].routes);
+		base += (unsigned)*api_routes[i].n;
+	}
+	return STATS_UNMATCHED;
+}
+
+/* FNV-1a over every method and pattern: a mapping written by a binary
+ * with other routes is reset, not misread. */
+static uint64_t
+routes_layout(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned i, n = api_route_count();
+	const unsigned char *p;
+
+	for (i = 0; i < n; i++) {
+		const struct route *rt = api_route_at(i);
+
+		for (p = (const unsigned char *)rt->method; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ULL;
+		for (p = (const unsigned char *)rt->pattern; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ULL;
+		h = (h ^ '\n') * 0x100000001b3ULL;
+	}
+	return h;
+}
 
 static volatile sig_atomic_t stopping;
 
@@ -231,6 +293,15 @@ write_response(struct req *r)
 
 	if (!r->responded)
 		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
+	if (r->text != NULL) {
+		head = arena_printf(&r->arena, "Status: %d %s\r\nCache-Control: no-store\r\n"
+		    "%sContent-Type: %s\r\nContent-Length: %zu\r\n\r\n", r->status,
+		    errors_reason(r->status), r->headers != NULL ? r->headers : "",
+		    r->text_type, r->text_len);
+		FCGX_PutS(head, r->fcgi->out);
+		FCGX_PutStr(r->text, (int)r->text_len, r->fcgi->out);
+		return;
+	}
 	if (r->resp != NULL) {
 		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
@@ -246,14 +317,31 @@ write_response(struct req *r)
 	free(text);
 }
 
+/* Counts the request (stats.h) once its response is written. */
+static void
+count_request(struct req *r, const struct timespec *t0)
+{
+	struct timespec t1;
+	uint64_t errors, reconnects;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats_request(r->match.route != NULL ? route_index(r->match.route) : STATS_UNMATCHED,
+	    r->status, (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	db_counters(r->db, &errors, &reconnects);
+	stats_db(errors, reconnects);
+}
+
 static void
 handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 {
 	struct req r;
 	const char *uri, *q;
 	char allow[128];
+	struct timespec t0;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&r, 0, sizeof(r));
 	r.srv = srv;
 	r.db = srv->db;
@@ -288,6 +376,7 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 		call_handler(&r);
 	}
 	write_response(&r);
+	count_request(&r, &t0);
 	json_decref(r.resp);
 	json_decref(r.body_json);
 	*arena = r.arena;
@@ -363,8 +452,20 @@ build_router(struct server *srv)
 	return 0;
 }
 
+/* dagy-api --routes: every merged route, "METHOD PATTERN" a line, for the
+ * test that holds the OpenAPI document to the route tables. */
+static int
+print_routes(void)
+{
+	unsigned i, n = api_route_count();
+
+	for (i = 0; i < n; i++)
+		printf("%s %s\n", api_route_at(i)->method, api_route_at(i)->pattern);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct server srv;
 	struct arena arena = {0};
@@ -373,6 +474,8 @@ main(void)
 	char err[512];
 	int rc = 1;
 
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
+		return print_routes();
 	memset(&srv, 0, sizeof(srv));
 	log_init("dagy-api", LOG_LVL_INFO);
 	if (config_load(&srv.cfg, NULL, err, sizeof(err)) < 0) {
@@ -390,6 +493,11 @@ main(void)
 	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
 	if (build_router(&srv) < 0)
 		goto done;
+	/* Before the fork: without a state file the responders share the
+	 * anonymous mapping made here. */
+	if (stats_open(config_str(srv.cfg, "metrics", "state_file"), api_route_count(),
+	    routes_layout()) < 0)
+		log_warn("no shared memory for request metrics");
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -412,6 +520,8 @@ main(void)
 	/* Each responder has a connection of its own, opened after the fork. */
 	if (db_open(&srv.db, srv.cfg) < 0)
 		goto done;
+	if (stats_attach() < 0)
+		log_warn("every request-metrics block is taken; this responder is not counted");
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		handle(&srv, &fr, &arena);
 		FCGX_Finish_r(&fr);
@@ -422,6 +532,7 @@ done:
 	arena_free(&arena);
 	db_close(srv.db);
 	router_free(srv.rt);
+	stats_close();
 	config_free(srv.cfg);
 	return rc;
 }

@@ -26,6 +26,8 @@ struct db {
 	size_t nstmts, capstmts;
 	int in_tx;
 	int64_t insert_id; /* of the last db_exec */
+	uint64_t nerrors, nreconnects; /* for db_counters */
+	int connected;                 /* ever, so the next connect is a reconnect */
 	char err[512];
 };
 
@@ -45,10 +47,12 @@ map_error(struct db *db, unsigned e, const char *msg)
 	snprintf(db->err, sizeof(db->err), "%u: %s", e, msg);
 	if (e == ER_DUP_ENTRY || e == ER_DUP_KEY)
 		return DB_EDUP;
-	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
-		return DB_EDEADLOCK;
 	if (e == ER_NO_REFERENCED_ROW_2 || e == ER_ROW_IS_REFERENCED_2)
 		return DB_EFK;
+	/* Unique and foreign keys answer the user; the rest are faults. */
+	db->nerrors++;
+	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
+		return DB_EDEADLOCK;
 	if (is_conn_error(e))
 		return DB_EUNAVAIL;
 	log_err("database: %s", db->err);
@@ -95,9 +99,12 @@ connect_db(struct db *db)
 	    *sock ? sock : NULL, CLIENT_FOUND_ROWS) == NULL) {
 		snprintf(db->err, sizeof(db->err), "connect: %s", mysql_error(m));
 		mysql_close(m);
+		db->nerrors++;
 		return DB_EUNAVAIL;
 	}
 	db->conn = m;
+	db->nreconnects += db->connected;
+	db->connected = 1;
 	return 0;
 }
 
@@ -123,6 +130,13 @@ db_close(struct db *db)
 	disconnect(db);
 	free(db->stmts);
 	free(db);
+}
+
+void
+db_counters(const struct db *db, uint64_t *errors, uint64_t *reconnects)
+{
+	*errors = db->nerrors;
+	*reconnects = db->nreconnects;
 }
 
 const char *
