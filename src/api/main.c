@@ -452,15 +452,24 @@ build_router(struct server *srv)
 	return 0;
 }
 
-/* dagy-api --routes: every merged route, "METHOD PATTERN" a line, for the
- * test that holds the OpenAPI document to the route tables. */
+/* dagy-api --routes: every merged route a line, "METHOD PATTERN
+ * PERMISSION DIALECT", for the test that holds the OpenAPI document to
+ * the route tables. */
 static int
 print_routes(void)
 {
+	static const char *const dialects[] = {"dagy", "daggle", "dagctl"};
 	unsigned i, n = api_route_count();
 
-	for (i = 0; i < n; i++)
-		printf("%s %s\n", api_route_at(i)->method, api_route_at(i)->pattern);
+	for (i = 0; i < n; i++) {
+		const struct route *rt = api_route_at(i);
+		const char *perm = rt->perm == PERM_PUBLIC ? "public" :
+		    rt->perm == PERM_AUTHENTICATED ? "authenticated" :
+		    rt->perm == PERM_SUPER_ADMIN ? "super_admin" : auth_perm_name((enum perm)rt->perm);
+
+		printf("%s %s %s %s%s\n", rt->method, rt->pattern, perm, dialects[rt->dialect],
+		    rt->flags & ROUTE_BODY ? " body" : "");
+	}
 	return 0;
 }
 
