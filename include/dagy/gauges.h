@@ -2,7 +2,7 @@
  * through indexes only: runs waiting and running, the queue's oldest run,
  * live workers, overdue schedules, and what runs and steps did in the
  * last window seconds (counts and histograms). The work is bounded by
- * the rows that changed in the window plus one probe per organization,
+ * the rows that changed in the window plus two queries per organization,
  * whatever the tables hold. */
 #ifndef DAGY_GAUGES_H
 #define DAGY_GAUGES_H
