@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "config.h"
 #include "dagy/config.h"
 #include "dagy/log.h"
 #include "dagy/stats.h"
@@ -485,6 +486,8 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
 		return print_routes();
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return printf("dagy-api %s\n", PACKAGE_VERSION), 0;
 	memset(&srv, 0, sizeof(srv));
 	log_init("dagy-api", LOG_LVL_INFO);
 	if (config_load(&srv.cfg, NULL, err, sizeof(err)) < 0) {

@@ -43,6 +43,12 @@ for my $k (sort keys %binary) {
 	ok(!(grep { !$declared{$_} } @params), "$k: path parameters declared");
 }
 
+# doc/api.md lists every operation.
+open my $md, '<', 'doc/api.md' or die "doc/api.md: $!";
+my $api_md = do { local $/; <$md> };
+my @unlisted = sort grep { index($api_md, "`$_`") < 0 } keys %documented;
+is_deeply(\@unlisted, [], 'doc/api.md lists every documented operation') or diag("@unlisted");
+
 my $s = DagyTest->start;
 my $r = $s->req(GET => '/v1/openapi.json', undef, { Authorization => undef });
 is($r->{status}, 200, 'GET /v1/openapi.json without credentials');
