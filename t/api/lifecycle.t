@@ -311,7 +311,7 @@ SKIP: {
 	my $conf = do { local $/; open my $f, '<', "$top/etc/nginx/dagy.conf" or die; <$f> };
 	$conf =~ s{/usr/share/dagy/errors/}{$top/etc/errors/}g;
 	$conf =~ s{/run/dagy-api/api\.sock}{$dir/api.sock}g;
-	$conf =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;};
+	$conf =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;}g;
 	mkdir "$tmp/nginx";
 	open my $nc, '>', "$tmp/nginx/nginx.conf" or die;
 	print $nc ($> == 0 ? "user root;\n" : ''), "pid $tmp/nginx/nginx.pid;\n",
