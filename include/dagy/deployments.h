@@ -43,5 +43,8 @@ int deploy_set_version(struct db *db, struct arena *a, int64_t org_id,
 int deploy_update_settings(struct db *db, struct arena *a, int64_t org_id,
     const char *name, const struct deploy_settings *s, struct db_res **row);
 int deploy_delete(struct db *db, int64_t org_id, const char *name);
+/* Notes where a promotion brought the deployment from, and when. */
+int deploy_mark_promoted(struct db *db, int64_t org_id, const char *name,
+    const char *from_env, const char *from_deployment);
 
 #endif

@@ -16,6 +16,7 @@ enum api_err {
 	API_E_QUOTA_EXCEEDED,
 	API_E_SERVICE_UNAVAILABLE,
 	API_E_INTERNAL,
+	API_E_PROTECTED_ENVIRONMENT, /* the spec's 404 for deleting one */
 	API_E__MAX
 };
 

@@ -35,6 +35,7 @@ struct run_new {
 	int64_t org_id, flow_id, version_id, deployment_id, schedule_id, user_id;
 	const char *flow_name, *scheduled_for, *status, *trigger, *executor,
 	    *mode, *params, *tags; /* params, tags: JSON text */
+	const char *environment; /* NULL: none */
 };
 
 /* Inserts a run; *public_id and *slug are set. */

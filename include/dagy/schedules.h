@@ -78,8 +78,9 @@ int sched_due(struct db *db, struct arena *a, int limit, struct db_res **ids);
 int sched_by_id(struct db *db, struct arena *a, int64_t dbid, struct db_res **row);
 /* The epoch of the earliest enabled next_run_at, 0 if none. */
 int sched_earliest(struct db *db, struct arena *a, time_t *t);
-/* Row: version id, spec, flow name: what a firing of the schedule runs (its
- * deployment's version, its pinned version, or the flow's latest). */
+/* Row: version id, spec, flow name, environment: what a firing of the
+ * schedule runs (its deployment's version, its pinned version, or the
+ * flow's latest) and where (its own environment, or its deployment's). */
 int sched_target(struct db *db, struct arena *a, int64_t sched_dbid,
     struct db_res **row);
 /* 1 if the slot already has its run. */

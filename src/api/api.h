@@ -15,11 +15,13 @@
 #include "dagy/router.h"
 
 struct config;
+struct secrets_keyring;
 
 struct server {
 	struct config *cfg;
 	struct db *db;
 	struct router *rt;
+	struct secrets_keyring *keys; /* checked at start; follows rotations */
 	long long max_body;
 	int retry_after;
 	time_t started;
@@ -63,11 +65,29 @@ extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
 /* The merged routes in table order (main.c): how many, and the i-th. */
 unsigned api_route_count(void);
 const struct route *api_route_at(unsigned i);
+    dagctl_routes[], secrets_routes[], environments_routes[];
+extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
+    orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
+    drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
+    dagctl_routes_n, secrets_routes_n, environments_routes_n;
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
 int flows_api_register(struct req *r, json_t *spec, const char *name,
     const char *version);
+
+/* Environment protection (environments.c): 0 when the caller's role may
+ * do `action` ("run", "deploy", …) in environment env (NULL: none); 1
+ * after rolling back what was begun, auditing the refusal and answering
+ * 403; or a db_err. */
+int api_env_guard(struct req *r, const char *env, const char *action);
+/* Protection of the environments a change to deployment `name` touches
+ * (deployments.c): the one it is in, and the one it moves to (to; NULL:
+ * it stays). One that does not exist yet lands in `to`, or with create
+ * set in the default environment. As api_env_guard. */
+int api_deploy_guard(struct req *r, const char *name, const char *to, int create);
+/* Whether name is an executor dagy accepts (deployments.c). */
+int api_executor_valid(const char *name);
 
 const char *req_param(struct req *r, const char *name);
 /* Decodes the query string once, before any handler: 0, or -1 after a 400
@@ -129,6 +149,7 @@ json_t *api_str_or_null(const char *s);
 /* Triggering and reading runs (runs.c), shared with the dialects. */
 struct run_trigger {
 	const char *flow, *version, *deployment, *executor, *mode, *trigger;
+	const char *environment; /* NULL: the deployment's, or none */
 	json_t *params, *tags; /* borrowed; may be NULL */
 	int execute;
 	int64_t schedule_id;   /* 0, or the schedule a manual trigger came from */
@@ -136,6 +157,7 @@ struct run_trigger {
 /* What a trigger reports of the run it queued. */
 struct run_created {
 	const char *id, *slug, *flow, *version, *status, *created_at;
+	const char *environment; /* NULL: none */
 	json_t *params; /* the bound parameters; the caller releases them */
 };
 /* 0 with *out; 1 after answering a 4xx; or a db_err. */

@@ -41,6 +41,25 @@ one_of(const char *v, const char *const *set)
 	return 0;
 }
 
+int
+api_executor_valid(const char *name)
+{
+	return one_of(name, executors);
+}
+
+int
+api_deploy_guard(struct req *r, const char *name, const char *to, int create)
+{
+	struct db_res *cur;
+	int rc = deploy_get(r->db, &r->arena, r->who.org_id, name, &cur);
+
+	if (rc == DEPLOY_ENOTFOUND)
+		return api_env_guard(r, to != NULL ? to : create ? "production" : NULL, "deploy");
+	if (rc < 0 || (rc = api_env_guard(r, db_val(cur, 0, DEPLOY_C_ENV), "deploy")) != 0)
+		return rc;
+	return api_env_guard(r, to, "deploy");
+}
+
 static json_t *
 deployment_json(const struct db_res *d, unsigned i)
 {
@@ -85,7 +104,7 @@ read_settings(struct req *r, struct deploy_settings *s, int *n)
 	if (s->mode != NULL && !one_of(s->mode, modes))
 		return api_invalid(r, "execution_mode",
 		    "must be nano, micro, small, medium, large or xlarge"), -1;
-	if (s->executor != NULL && !one_of(s->executor, executors))
+	if (s->executor != NULL && !api_executor_valid(s->executor))
 		return api_invalid(r, "default_executor", "must be local, lambda, "
 		    "flow-executor, step-functions, ecs, kubernetes or \"\""), -1;
 	if (s->schedule != NULL && *s->schedule != '\0' && cron_interval(s->schedule) < 0 &&
@@ -123,6 +142,8 @@ dep_upsert(struct req *r)
 	if (req_name(r, "name", 1, &name) < 0 || req_name(r, "flow_name", 1, &flow) < 0 ||
 	    req_version(r, "flow_version", &version) < 0 || read_settings(r, &s, &n) < 0)
 		return 0;
+	if ((rc = api_deploy_guard(r, name, s.environment, 1)) != 0)
+		return rc < 0 ? rc : 0;
 	if ((rc = db_begin(r->db)) < 0)
 		return rc;
 	rc = flows_version(r->db, &r->arena, r->who.org_id, flow, version, &v);
@@ -196,6 +217,8 @@ repoint(struct req *r, const char *version, struct db_res **before,
 	const char *name = req_param(r, "name");
 	int rc;
 
+	if ((rc = api_deploy_guard(r, name, NULL, 0)) != 0)
+		return rc < 0 ? rc : 1;
 	if ((rc = db_begin(r->db)) < 0)
 		return rc;
 	rc = deploy_get(r->db, &r->arena, r->who.org_id, name, before);
@@ -270,6 +293,8 @@ dep_settings(struct req *r)
 	if (n == 0)
 		return api_error(r, API_E_VALIDATION, NULL, "no settings given: send one or "
 		    "more of execution_mode, default_executor, schedule, tags, dep_package_slugs");
+	if ((rc = api_deploy_guard(r, name, s.environment, 0)) != 0)
+		return rc < 0 ? rc : 0;
 	if ((rc = db_begin(r->db)) < 0)
 		return rc;
 	rc = deploy_get(r->db, &r->arena, r->who.org_id, name, &row);
@@ -292,6 +317,8 @@ dep_delete(struct req *r)
 	const char *name = req_param(r, "name");
 	int rc;
 
+	if ((rc = api_deploy_guard(r, name, NULL, 0)) != 0)
+		return rc < 0 ? rc : 0;
 	if ((rc = db_begin(r->db)) < 0 || (rc = deploy_delete(r->db, r->who.org_id, name)) < 0)
 		return rc;
 	if (rc == 0) {

@@ -106,6 +106,11 @@ flows_api_register(struct req *r, json_t *spec, const char *name, const char *ve
 	    config_int(r->srv->cfg, "worker", "max_step_timeout_seconds"), &e);
 	if (reg.canonical == NULL)
 		return spec_error(r, &e);
+	if (reg.deployment_name != NULL &&
+	    (rc = api_deploy_guard(r, reg.deployment_name, NULL, 1)) != 0) {
+		rc = rc < 0 ? rc : 0;
+		goto done;
+	}
 	if ((rc = db_begin(r->db)) < 0)
 		goto done;
 	rc = flows_register(r->db, &r->arena, r->who.org_id, &reg, &row);

@@ -16,6 +16,7 @@
 #include "dagy/config.h"
 #include "dagy/log.h"
 #include "dagy/stats.h"
+#include "dagy/secrets.h"
 
 #define DEADLOCK_RETRIES 3
 
@@ -37,6 +38,8 @@ static const struct {
 	{dagctl_routes, &dagctl_routes_n},
 	{prometheus_routes, &prometheus_routes_n},
 	{openapi_routes, &openapi_routes_n},
+	{secrets_routes, &secrets_routes_n},
+	{environments_routes, &environments_routes_n},
 };
 #define NTABLES (sizeof(api_routes) / sizeof(api_routes[0]))
 
@@ -510,6 +513,15 @@ main(int argc, char **argv)
 	if (stats_open(config_str(srv.cfg, "metrics", "state_file"), api_route_count(),
 	    routes_layout()) < 0)
 		log_warn("no shared memory for request metrics");
+	/* A missing or wrong key file stops us here, not at the first secret. */
+	snprintf(err, sizeof(err), "out of memory");
+	if (db_open(&srv.db, srv.cfg) < 0 ||
+	    secrets_keyring_open(&srv.keys, srv.cfg, srv.db, err, sizeof(err)) < 0) {
+		log_err("refusing to start: %s", err);
+		goto done;
+	}
+	db_close(srv.db);
+	srv.db = NULL;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -545,6 +557,7 @@ done:
 	db_close(srv.db);
 	router_free(srv.rt);
 	stats_close();
+	secrets_keyring_free(srv.keys);
 	config_free(srv.cfg);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include "dagy/audit.h"
 #include "dagy/config.h"
 #include "dagy/deployments.h"
+#include "dagy/environments.h"
 #include "dagy/flows.h"
 #include "dagy/runs.h"
 #include "dagy/schedules.h"
@@ -140,12 +141,18 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created 
 	n.mode = t->mode != NULL ? t->mode : d != NULL ? db_val(d, 0, DEPLOY_C_MODE) : NULL;
 	n.params = api_json_text(r, params);
 	n.tags = api_json_text(r, t->tags);
+	n.environment = t->environment != NULL ? t->environment :
+	    d != NULL ? db_val(d, 0, DEPLOY_C_ENV) : NULL;
+	if ((rc = api_env_guard(r, n.environment, "run")) != 0) {
+		json_decref(params);
+		return rc;
+	}
 	/* The answer is built from what was written: no read-back. */
 	if ((rc = runs_create(r->db, &r->arena, &n, &id, &slug)) < 0 ||
 	    (t->schedule_id != 0 && (rc = sched_set_last(r->db, t->schedule_id, id)) < 0) ||
 	    (rc = audit_write(r->db, &r->who, "run.trigger", "run", id,
-	    json_pack("{s:s, s:s}", "flow_name", n.flow_name, "flow_version",
-	    db_val(v, 0, FLOWS_V_VERSION)))) < 0 ||
+	    json_pack("{s:s, s:s, s:o}", "flow_name", n.flow_name, "flow_version",
+	    db_val(v, 0, FLOWS_V_VERSION), "environment", api_str_or_null(n.environment)))) < 0 ||
 	    (rc = db_commit(r->db)) < 0) {
 		json_decref(params);
 		return rc;
@@ -157,6 +164,7 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created 
 	out->status = n.status;
 	out->created_at = api_now(r);
 	out->params = params;
+	out->environment = n.environment;
 	if (t->execute)
 		wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
 	return 0;
@@ -177,8 +185,11 @@ runs_trigger_h(struct req *r)
 	    req_str(r, "executor", 0, 64, &t.executor) < 0 ||
 	    req_str(r, "execution_mode", 0, 16, &t.mode) < 0 ||
 	    req_json_field(r, "parameters", 0, &t.params) < 0 ||
-	    req_json_field(r, "tags", 1, &t.tags) < 0)
+	    req_json_field(r, "tags", 1, &t.tags) < 0 ||
+	    req_str(r, "environment", 0, 64, &t.environment) < 0)
 		return 0;
+	if (t.environment != NULL && !env_name_valid(t.environment))
+		return api_invalid(r, "environment", "must be 1-64 letters, digits, '.', '_' or '-'");
 	if (t.deployment == NULL && (rc = req_name(r, "deployment_name", 0, &t.deployment)) < 0)
 		return 0;
 	if (t.flow == NULL && t.deployment == NULL)
@@ -189,10 +200,17 @@ runs_trigger_h(struct req *r)
 	t.trigger = "api";
 	if ((rc = runs_api_trigger(r, &t, &run)) != 0)
 		return rc < 0 ? rc : 0;
-	return api_json(r, 202, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
-	    "run_id", run.id, "run_slug", run.slug, "flow_name", run.flow,
-	    "flow_version", run.version, "status", run.status, "created_at", run.created_at,
-	    "parameters", run.params));
+	{
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+		    "run_id", run.id, "run_slug", run.slug, "flow_name", run.flow,
+		    "flow_version", run.version, "status", run.status, "created_at", run.created_at,
+		    "parameters", run.params);
+
+		/* Only runs that name one say so: other clients see what they did. */
+		if (run.environment != NULL)
+			json_object_set_new(o, "environment", json_string(run.environment));
+		return api_json(r, 202, o);
+	}
 }
 
 static json_t *

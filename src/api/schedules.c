@@ -222,6 +222,8 @@ sched_create_h(struct req *r)
 	f.public_id = id;
 	if (check(r, r->body_json, 0, &f) < 0)
 		return 0;
+	if ((rc = api_env_guard(r, f.env, "schedule runs")) != 0)
+		return rc < 0 ? rc : 0;
 	rc = flows_version(r->db, &r->arena, r->who.org_id, flow, f.flow_version, &v);
 	if (rc == FLOWS_ENOTFOUND)
 		return f.flow_version == NULL ?
@@ -342,6 +344,10 @@ sched_patch_h(struct req *r)
 		db_rollback(r->db);
 		return 0;
 	}
+	if ((rc = api_env_guard(r, f.env, "schedule runs")) != 0) {
+		rc = rc < 0 ? rc : 0;
+		goto done;
+	}
 	if (json_object_get(r->body_json, "flow_version") == NULL)
 		f.flow_version = db_val(row, 0, SCHED_C_VERSION);
 	/* f points into merged: it lives until the row is written. */
@@ -397,6 +403,7 @@ sched_trigger_h(struct req *r)
 	t.params = params;
 	t.execute = 1;
 	t.trigger = "manual";
+	t.environment = db_val(row, 0, SCHED_C_ENV);
 	t.schedule_id = db_int(row, 0, SCHED_C_DBID);
 	rc = runs_api_trigger(r, &t, &run);
 	json_decref(params);

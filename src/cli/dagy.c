@@ -14,6 +14,7 @@
 #include "dagy/db.h"
 #include "dagy/log.h"
 #include "dagy/migrate.h"
+#include "dagy/secrets.h"
 
 struct cli {
 	struct config *cfg;
@@ -31,6 +32,8 @@ usage(FILE *f)
 	    "  org add NAME --owner EMAIL [--plan PLAN]\n"
 	    "  key create --org ORG --user EMAIL [--name NAME] [--scopes a,b,...]\n"
 	    "  config check                    validate the configuration file\n"
+	    "  secrets init [--mode 600|640]   create the key file named by [secrets] key_file\n"
+	    "  secrets rotate-key              re-seal every stored value under a new key\n"
 	    "  version\n"
 	    "The configuration file is $DAGY_CONFIG or " CONFIG_DEFAULT_PATH ".\n"
 	    "User commands, through the API: flow push|list, run, runs, logs, cancel,\n"
@@ -223,7 +226,17 @@ cmd_key_create(struct cli *c, int argc, char **argv)
 static int
 cmd_config_check(struct cli *c)
 {
+	struct secrets_keyring *k;
+	char err[512];
 	int problems = config_check(c->cfg, stderr);
+
+	if (secrets_keyring_load(&k, config_str(c->cfg, "secrets", "key_file"), err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		problems++;
+	} else {
+		secrets_keyring_free(k);
+	}
 
 	if (problems > 0) {
 		fprintf(stderr, "%s: %d problem(s)\n", config_path(c->cfg), problems);
@@ -231,6 +244,57 @@ cmd_config_check(struct cli *c)
 	}
 	printf("%s: ok\n", config_path(c->cfg));
 	return 0;
+}
+
+static int
+cmd_secrets_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"mode", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = config_str(c->cfg, "secrets", "key_file");
+	char err[512];
+	int o, mode = 0600;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'm' && strcmp(optarg, "600") == 0)
+			mode = 0600;
+		else if (o == 'm' && strcmp(optarg, "640") == 0)
+			mode = 0640;
+		else
+			return usage(stderr), 2;
+	}
+	if (optind != argc)
+		return usage(stderr), 2;
+	if (secrets_keyring_create(path, mode, err, sizeof(err)) < 0) {
+		fprintf(stderr, "dagy: %s\n", err);
+		return 1;
+	}
+	printf("created %s (mode %03o): back it up; without it no secret can be read\n",
+	    path, mode);
+	return 0;
+}
+
+static int
+cmd_secrets_rotate(struct cli *c)
+{
+	struct secrets_keyring *k = NULL;
+	char err[512];
+	int rc = 1;
+
+	if (connect_or_say(c) < 0)
+		return 1;
+	if (secrets_keyring_open(&k, c->cfg, c->db, err, sizeof(err)) < 0 ||
+	    secrets_rotate(k, c->db, stdout, err, sizeof(err)) < 0)
+		fprintf(stderr, "dagy: %s\n", err);
+	else if (audit_write_as(c->db, 0, 0, "cli", NULL, "secrets.rotate_key", "keyring",
+	    secrets_keyring_current(k), NULL) < 0)
+		fprintf(stderr, "dagy: rotated, but the audit row failed: %s\n", db_errmsg(c->db));
+	else
+		rc = 0;
+	secrets_keyring_free(k);
+	return rc;
 }
 
 int
@@ -265,6 +329,10 @@ main(int argc, char **argv)
 		rc = cmd_key_create(&c, argc - 2, argv + 2);
 	else if (argc == 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)
 		rc = cmd_config_check(&c);
+	else if (argc >= 3 && strcmp(argv[1], "secrets") == 0 && strcmp(argv[2], "init") == 0)
+		rc = cmd_secrets_init(&c, argc - 2, argv + 2);
+	else if (argc == 3 && strcmp(argv[1], "secrets") == 0 && strcmp(argv[2], "rotate-key") == 0)
+		rc = cmd_secrets_rotate(&c);
 	else
 		usage(stderr);
 	arena_free(&c.arena);

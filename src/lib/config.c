@@ -50,6 +50,7 @@ static const struct known_key known[] = {
 	{"metrics", "state_file", K_STR, ""},
 	{"metrics", "token", K_STR, ""},
 	{"metrics", "window_seconds", K_INT, "300"},
+	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };

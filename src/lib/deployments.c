@@ -163,3 +163,16 @@ deploy_delete(struct db *db, int64_t org_id, const char *name)
 
 	return rc < 0 ? (int)rc : rc > 0;
 }
+
+static const char SQL_PROMOTED[] =
+    "UPDATE deployments SET promoted_from_env = ?, promoted_from_deployment = ?,"
+    " promoted_at = UTC_TIMESTAMP(6) WHERE org_id = ? AND name = ?";
+
+int
+deploy_mark_promoted(struct db *db, int64_t org_id, const char *name,
+    const char *from_env, const char *from_deployment)
+{
+	int64_t rc = db_exec(db, SQL_PROMOTED, "ssis", from_env, from_deployment, org_id, name);
+
+	return rc < 0 ? (int)rc : 0;
+}

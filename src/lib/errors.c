@@ -17,6 +17,7 @@ static const struct {
 	[API_E_QUOTA_EXCEEDED] = {429, "quota_exceeded"},
 	[API_E_SERVICE_UNAVAILABLE] = {503, "service_unavailable"},
 	[API_E_INTERNAL] = {500, "internal_error"},
+	[API_E_PROTECTED_ENVIRONMENT] = {404, "protected_environment"},
 };
 
 int

@@ -75,6 +75,24 @@ valid_env_key(const char *s)
 	return 1;
 }
 
+/* A string, or {"secret": "name"}: the value of a stored secret, which
+ * the worker opens just before the step starts. */
+static int
+valid_env_value(json_t *v)
+{
+	json_t *name = json_object_get(v, "secret");
+	const char *s;
+
+	if (json_is_string(v))
+		return 1;
+	if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(name))
+		return 0;
+	s = json_string_value(name);
+	return *s != '\0' && *s != '.' && strlen(s) <= 200 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	    strlen(s);
+}
+
 void
 flowspec_env_name(const char *id, char *out)
 {
@@ -357,13 +375,14 @@ check_node(json_t *node, json_t *deps, long long max_timeout,
 	env = json_object_get(node, "env");
 	if (env != NULL) {
 		if (!json_is_object(env)) {
-			fail(err, id, "env", "must be an object of strings");
+			fail(err, id, "env", "must be an object of strings or "
+			    "{\"secret\": \"name\"} objects");
 			return NULL;
 		}
 		json_object_foreach(env, key, v)
-			if (!valid_env_key(key) || !json_is_string(v)) {
+			if (!valid_env_key(key) || !valid_env_value(v)) {
 				fail(err, id, "env", "entry '%s' needs a name of letters, digits "
-				    "and '_' and a string value", key);
+				    "and '_' and a string value or {\"secret\": \"name\"}", key);
 				return NULL;
 			}
 	}

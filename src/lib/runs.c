@@ -25,8 +25,8 @@
 static const char SQL_INSERT[] =
     "INSERT INTO runs (public_id, org_id, flow_id, version_id, deployment_id,"
     " schedule_id, scheduled_for, run_slug, status, trigger_type, parameters,"
-    " executor, execution_mode, tags, created_by)"
-    " VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))";
+    " executor, execution_mode, tags, created_by, environment)"
+    " VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?)";
 
 int
 runs_create(struct db *db, struct arena *a, const struct run_new *n,
@@ -52,11 +52,11 @@ runs_create(struct db *db, struct arena *a, const struct run_new *n,
 			ids_random_chars(rnd, 4);
 			s = arena_printf(a, "%s-%s-%s", n->flow_name, stamp, rnd);
 		}
-		rc = db_exec(db, SQL_INSERT, "siiiiissssssssi", pub, n->org_id,
+		rc = db_exec(db, SQL_INSERT, "siiiiissssssssis", pub, n->org_id,
 		    n->flow_id, n->version_id, n->deployment_id, n->schedule_id,
 		    n->scheduled_for, s, n->status, n->trigger, n->params,
 		    n->executor ? n->executor : "local", n->mode ? n->mode : "nano",
-		    n->tags, n->user_id);
+		    n->tags, n->user_id, n->environment);
 		/* A taken slot of a schedule fails every attempt alike. */
 		if (rc == DB_EDUP && attempt < 4)
 			continue;

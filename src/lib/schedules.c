@@ -278,7 +278,8 @@ sched_earliest(struct db *db, struct arena *a, time_t *t)
 }
 
 static const char SQL_TARGET[] =
-    "SELECT v.id, v.spec, f.name FROM schedules s JOIN flows f ON f.id = s.flow_id"
+    "SELECT v.id, v.spec, f.name, COALESCE(s.environment, d.environment)"
+    " FROM schedules s JOIN flows f ON f.id = s.flow_id"
     " LEFT JOIN deployments d ON d.id = s.deployment_id"
     " JOIN flow_versions v ON v.flow_id = f.id AND ("
     "  (d.id IS NOT NULL AND v.id = d.version_id) OR"

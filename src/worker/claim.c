@@ -24,7 +24,7 @@ static const char SQL_TAKE[] =
     " started_at = COALESCE(started_at, UTC_TIMESTAMP(6)),"
     " updated_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = 'queued'";
 static const char SQL_LOAD[] =
-    "SELECT r.public_id, r.org_id, r.parameters, f.name, v.spec FROM runs r"
+    "SELECT r.public_id, r.org_id, r.parameters, f.name, v.spec, r.environment FROM runs r"
     " JOIN flows f ON f.id = r.flow_id JOIN flow_versions v ON v.id = r.version_id"
     " WHERE r.id = ?";
 static const char SQL_STEPS[] =
@@ -87,6 +87,7 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 	if (r->params == NULL)
 		r->params = json_object();
 	r->flow_name = strdup(db_val(row, 0, 3));
+	r->environment = db_val(row, 0, 5) != NULL ? strdup(db_val(row, 0, 5)) : NULL;
 	r->spec = json_loads(db_val(row, 0, 4), 0, NULL);
 	nodes = json_object_get(r->spec, "nodes");
 	r->nsteps = (int)json_array_size(nodes);

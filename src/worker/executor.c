@@ -21,6 +21,7 @@
 #include "dagy/cmdline.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
+#include "secretenv.h"
 #include "worker.h"
 
 extern char **environ;
@@ -209,7 +210,10 @@ build_env(struct step *s, size_t *nbase)
 		}
 	}
 	json_object_foreach(json_object_get(s->node, "env"), key, v)
-		ADD(env_entry(key, v));
+		if (!json_is_object(v)) /* {"secret": …}: from secretenv below */
+			ADD(env_entry(key, v));
+	for (i = 0; secretenv_env(s) != NULL && secretenv_env(s)[i] != NULL; i++)
+		ADD(strdup(secretenv_env(s)[i]));
 #undef ADD
 	env[n] = NULL;
 	return env;
@@ -308,7 +312,7 @@ start_step(struct worker *w, struct step *s, double now)
 {
 	json_t *config = json_object_get(s->node, "config");
 	int out[2] = {-1, -1}, err[2] = {-1, -1}, in = -1, rc;
-	char **env = NULL, path[4096], words[4096], *argv[64];
+	char **env = NULL, path[4096], words[4096], *argv[64], why[512];
 	const char *shcmd = NULL;
 	size_t nbase = 0;
 
@@ -318,6 +322,17 @@ start_step(struct worker *w, struct step *s, double now)
 	/* An earlier holder of the run on this host may have left one. */
 	if (s->run->old_workdir)
 		unlink(s->outpath);
+	/* Secrets are opened now, just before the process needs them. */
+	if (secretenv_step(w, s, why, sizeof(why)) < 0) {
+		char note[600];
+
+		snprintf(note, sizeof(note), "[dagy] %s", why);
+		store_log(w, s, 0, note, strlen(note), 0);
+		set_error(s, "%s", why);
+		now_sql(s->started_at);
+		finish_as(s, ST_FAILED);
+		return -1;
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
 		log_syserr("pipe");
 		goto fail;
@@ -517,19 +532,31 @@ void
 exec_read(struct worker *w, struct step *s, int which, double now)
 {
 	struct linebuf *lb = which == 1 ? &s->out : &s->err;
-	char chunk[65536];
+	char raw[65536];
 
 	for (;;) {
-		ssize_t n = read(lb->fd, chunk, sizeof(chunk));
+		ssize_t n = read(lb->fd, raw, sizeof(raw));
 		ssize_t i, start = 0;
+		const char *chunk;
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
+			/* What the mask held back joins the last line. */
+			size_t left = secretenv_flush(s->secrets, which, &chunk);
+
+			if (left > 0 && !lb->overlong) {
+				lb->buf = realloc(lb->buf, lb->len + left + 1);
+				lb->cap = lb->len + left + 1;
+				memcpy(lb->buf + lb->len, chunk, left);
+				lb->len += left;
+			}
 			close_stream(lb);
 			try_finish(w, s, now);
 			return;
 		}
+		/* Secret values become *** before the bytes are split in lines. */
+		n = (ssize_t)secretenv_mask(s->secrets, which, raw, (size_t)n, &chunk);
 		for (i = 0; i < n; i++) {
 			if (chunk[i] != '\n')
 				continue;
@@ -584,6 +611,7 @@ finish_step(struct worker *w, struct step *s, double now)
 
 	flush_partial(w, s, &s->out, 1);
 	flush_partial(w, s, &s->err, 2);
+	secretenv_done(s);
 	drop_proc(w, s);
 	if (s->abandoned) {
 		/* Killed by the worker's own shutdown: not the step's failure.
@@ -906,7 +934,9 @@ run_free(struct run *r)
 		free(s->error);
 		json_decref(s->outputs);
 		json_decref(s->new_outputs);
+		secretenv_done(s);
 	}
+	free(r->environment);
 	free(r->steps);
 	free(r->ready);
 	json_decref(r->index);

@@ -18,6 +18,7 @@
 #include "dagy/config.h"
 #include "dagy/db.h"
 #include "dagy/log.h"
+#include "dagy/secrets.h"
 #include "dagy/wake.h"
 #include "worker.h"
 
@@ -315,6 +316,11 @@ main(int argc, char **argv)
 		goto done;
 	if (db_open(&w.db, cfg) < 0)
 		goto done;
+	/* A missing or wrong key file stops us here, not at the first secret. */
+	if (secrets_keyring_open(&w.keys, cfg, w.db, err, sizeof(err)) < 0) {
+		log_err("refusing to start: %s", err);
+		goto done;
+	}
 	w.logs = json_array();
 	if ((store_fd = store_start(&w)) < 0) {
 		log_syserr("cannot start the recorder");
@@ -351,6 +357,7 @@ done:
 	json_decref(w.which);
 	free(w.procs);
 	db_close(w.db);
+	secrets_keyring_free(w.keys);
 	curl_global_cleanup();
 	config_free(cfg);
 	return rc;

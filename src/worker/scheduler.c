@@ -68,6 +68,7 @@ fire_slot(struct worker *w, struct arena *a, const struct db_res *s, unsigned i,
 	n.status = "queued";
 	n.trigger = "schedule";
 	n.params = params;
+	n.environment = db_val(target, 0, 3);
 	rc = runs_create(w->db, a, &n, &id, &slug);
 	free(params);
 	if (rc == DB_EDUP)

@@ -11,6 +11,8 @@
 
 struct config;
 struct db;
+struct secrets_keyring;
+struct step_secrets;
 
 enum step_state {
 	ST_PENDING, ST_RUNNING, ST_RETRY_WAIT, ST_WAITING_APPROVAL, ST_SUCCESS,
@@ -60,6 +62,7 @@ struct step {
 	int log_capped;
 	json_t *outputs;     /* key -> value, recorded and for downstream env */
 	json_t *new_outputs; /* [key, value] pairs not yet recorded */
+	struct step_secrets *secrets; /* of this attempt (secretenv.c), or NULL */
 	char outpath[720];
 };
 
@@ -81,6 +84,7 @@ struct run {
 	int done_sent;       /* the verdict is in a batch */
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
+	char *environment;   /* NULL: none */
 	int old_workdir;     /* the directory was there before this claim */
 	struct run *next;
 };
@@ -105,6 +109,7 @@ struct worker {
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
+	struct secrets_keyring *keys; /* opens the secrets steps ask for */
 	json_t *which;       /* "name\nPATH" -> program found lately */
 	double which_at;
 };

@@ -35,7 +35,7 @@ main(void)
 	char ha[65], hb[65];
 	char *text;
 
-	plan(22);
+	plan(27);
 	a = check("{\"nodes\": [{\"id\": \"load\", \"type\": \"shell\", \"config\": {\"command\": \"l\"},"
 	    " \"depends_on\": [\"extract\"]}, {\"id\": \"extract\", \"type\": \"shell\","
 	    " \"config\": {\"command\": \"e\"}, \"retries\": 2}], \"params\": {\"date\": {\"default\": \"today\"}}}");
@@ -81,6 +81,23 @@ main(void)
 	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"depend_on\": []}]}", "a",
 	    "depend_on", "not a node field");
 	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"env\": {\"1X\": \"v\"}}]}", "a", "env", "1X");
+	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"env\": {\"K\": {\"secret\": \"\"}}}]}",
+	    "a", "env", "secret");
+	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"env\": {\"K\": {\"secret\": \"x\","
+	    " \"other\": 1}}}]}", "a", "env", "secret");
+	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"env\": {\"K\": {\"value\": \"x\"}}}]}",
+	    "a", "env", "secret");
+	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"env\": {\"K\": 3}}]}", "a", "env", "K");
+	{
+		json_t *c = check("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\", \"env\":"
+		    " {\"API_KEY\": {\"secret\": \"api-key-prod\"}, \"MODE\": \"full\"}}]}");
+		json_t *env = json_object_get(json_array_get(json_object_get(c, "nodes"), 0), "env");
+
+		ok(c != NULL && strcmp(json_string_value(json_object_get(json_object_get(env,
+		    "API_KEY"), "secret")), "api-key-prod") == 0,
+		    "an env entry may name a secret: {\"secret\": \"name\"}");
+		json_decref(c);
+	}
 	refused("{\"nodes\": [{\"id\": \"a\", \"type\": \"noop\"}], \"params\": {\"d\": 3}}", "",
 	    "params.d", "object");
 	{
