@@ -43,6 +43,13 @@ for my $k (sort keys %binary) {
 	ok(!(grep { !$declared{$_} } @params), "$k: path parameters declared");
 }
 
+# The error codes of the /v1 format are those of src/lib/errors.c.
+open my $ef, '<', 'src/lib/errors.c' or die "src/lib/errors.c: $!";
+my @codes = sort map { /\{\d+, "(\w+)"\}/ ? $1 : () } <$ef>;
+ok(@codes >= 12, 'error codes read from src/lib/errors.c');
+is_deeply([sort @{ $doc->{components}{schemas}{Error}{properties}{error}{enum} }], \@codes,
+	'the Error schema lists every error code');
+
 # doc/api.md lists every operation.
 open my $md, '<', 'doc/api.md' or die "doc/api.md: $!";
 my $api_md = do { local $/; <$md> };
