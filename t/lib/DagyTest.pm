@@ -105,9 +105,23 @@ sub req {
 	if (($res->{headers}{'content-type'} // '') =~ m{application/json}) {
 		$data = eval { $json->decode($res->{content}) };
 	}
-	check_response($method, $path, $res, $data) if $res->{status} < 599;
+	if ($ENV{DAGY_RECORD}) {
+		record($method, $path, $body, $res, $data);
+	} elsif ($res->{status} < 599) {
+		check_response($method, $path, $res, $data);
+	}
 	return { status => $res->{status}, headers => $res->{headers},
 		body => $res->{content}, json => $data };
+}
+
+# DAGY_RECORD=FILE: each request and response as a JSON line, for
+# script/openapi-draft (responses are not validated meanwhile).
+sub record {
+	my ($method, $path, $body, $res, $data) = @_;
+	open(my $f, '>>', $ENV{DAGY_RECORD}) or die "$ENV{DAGY_RECORD}: $!";
+	print $f $json->encode({ m => $method, p => $path, s => $res->{status}, b => $data,
+		rq => (defined $body && ref $body ? $body : undef) }) . "\n";
+	close $f;
 }
 
 sub document {
