@@ -28,7 +28,7 @@ scalar(const yaml_event_t *ev)
 	{
 		long long v = strtoll(s, &end, 10);
 
-		if (*end == '\0' && errno == 0 && (s[0] != '0' || s[1] == '\0'))
+		if (*end == '\0' && errno == 0)
 			return json_integer(v);
 	}
 	{
@@ -87,6 +87,13 @@ value(yaml_parser_t *p, yaml_event_t *ev, char *err, size_t errlen)
 				goto fail;
 			}
 			k = json_string((const char *)e.data.scalar.value);
+			if (k != NULL && json_object_get(v, json_string_value(k)) != NULL) {
+				snprintf(err, errlen, "line %zu: key '%s' given twice",
+				    e.start_mark.line + 1, json_string_value(k));
+				yaml_event_delete(&e);
+				json_decref(k);
+				goto fail;
+			}
 			yaml_event_delete(&e);
 			if (!yaml_parser_parse(p, &e))
 				goto syntax_k;

@@ -57,6 +57,10 @@ is($rc, 1, 'a quoted YAML number is a string, which the API refuses for retries'
 ($rc, $out) = $s->cli(@auth, 'flow', 'push', write_file('broken.yaml', "nodes: [a, b\n"));
 is($rc, 1, 'a YAML syntax error fails');
 like($out, qr/broken\.yaml: line \d+/, 'naming the line');
+($rc, $out) = $s->cli(@auth, 'flow', 'push', write_file('twice.yaml',
+	"nodes: []\nparams: {}\nnodes: []\n"));
+is($rc, 1, 'a YAML key given twice fails');
+like($out, qr/twice\.yaml: line 3: key 'nodes' given twice/, 'naming it');
 ($rc, $out) = $s->cli(@auth, 'flow', 'push', write_file('cyclic.json',
 	'{"flow_name": "cyclic", "flow_spec": {"nodes": [{"id": "a", "type": "shell",'
 	. ' "config": {"command": "true"}, "depends_on": ["a"]}]}}'));

@@ -121,5 +121,16 @@ $r = scrape(Authorization => 'Bearer wrong-token-wrong-token');
 is($r->{status}, 401, 'a wrong token is refused, even from loopback');
 is($r->{json}{error}, 'unauthorized', 'in the error format');
 
+# dagy config check knows the section.
+my ($rc, $out) = $s->cli('config', 'check');
+is($rc, 0, 'the [metrics] settings pass the config check') or diag($out);
+open my $conf, '>>', $s->dir . '/dagy.conf' or die;
+print $conf "[metrics]\nwindow_seconds = 0\ntoken = short\n";
+close $conf;
+($rc, $out) = $s->cli('config', 'check');
+isnt($rc, 0, 'bad [metrics] settings fail it');
+like($out, qr/window_seconds must be 1 to 86400/, 'naming the window');
+like($out, qr/token must be at least 16 characters/, 'and the short token');
+
 $s->finish;
 done_testing;
