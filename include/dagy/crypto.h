@@ -12,6 +12,9 @@ struct config;
 
 int crypto_random(void *buf, size_t n);
 void crypto_sha256(const void *data, size_t n, uint8_t out[32]);
+/* HMAC-SHA256 of n bytes of data under a key of klen bytes. */
+void crypto_hmac_sha256(const void *key, size_t klen, const void *data, size_t n,
+    uint8_t out[32]);
 /* Lowercase hex of a SHA-256 digest. */
 void crypto_hex(const uint8_t sha[32], char out[65]);
 /* Writes the unpadded base64url form of in (4 * n / 3 + 1 bytes fit). */

@@ -56,10 +56,12 @@ struct req {
 extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
+    notifications_routes[],
     dagctl_routes[], secrets_routes[], environments_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
+    notifications_routes_n,
     dagctl_routes_n, secrets_routes_n, environments_routes_n;
 /* GET /metrics (prometheus.c) and GET /v1/openapi.json (openapi.c). */
 extern const struct route prometheus_routes[], openapi_routes[];

@@ -40,6 +40,7 @@ static const struct {
 	{openapi_routes, &openapi_routes_n},
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
+	{notifications_routes, &notifications_routes_n},
 };
 #define NTABLES (sizeof(api_routes) / sizeof(api_routes[0]))
 

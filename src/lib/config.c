@@ -51,6 +51,10 @@ static const struct known_key known[] = {
 	{"metrics", "token", K_STR, ""},
 	{"metrics", "window_seconds", K_INT, "300"},
 	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
+	{"notifications", "max_attempts", K_INT, "6"},
+	{"notifications", "backoff_ms", K_INT, "2000"},
+	{"notifications", "timeout_seconds", K_INT, "10"},
+	{"notifications", "base_url", K_STR, ""},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };

@@ -2,6 +2,7 @@
 #include <argon2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,14 @@ int
 crypto_random(void *buf, size_t n)
 {
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+void
+crypto_hmac_sha256(const void *key, size_t klen, const void *data, size_t n, uint8_t out[32])
+{
+	unsigned len = 32;
+
+	HMAC(EVP_sha256(), key, (int)klen, data, n, out, &len);
 }
 
 void

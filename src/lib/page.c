@@ -1,8 +1,6 @@
 /* A cursor is base64url(JSON {"v":1,"k":key}) "." base64url(HMAC-SHA256
  * truncated to 16 bytes). The key is [api] cursor_secret, or derived from
  * the database password so every process of an installation agrees. */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 
 #include "dagy/config.h"
@@ -31,10 +29,9 @@ static void
 mac(const struct config *cfg, const char *data, size_t n, uint8_t out[32])
 {
 	uint8_t key[32];
-	unsigned len = 32;
 
 	secret(cfg, key);
-	HMAC(EVP_sha256(), key, sizeof(key), (const uint8_t *)data, n, out, &len);
+	crypto_hmac_sha256(key, sizeof(key), data, n, out);
 }
 
 const char *

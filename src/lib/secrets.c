@@ -15,6 +15,7 @@
 #include "dagy/crypto.h"
 #include "dagy/ids.h"
 #include "dagy/log.h"
+#include "dagy/notify.h"
 #include "dagy/secrets.h"
 
 #define NONCE_LEN 12
@@ -569,11 +570,18 @@ static const char SQL_ROT_VARS[] =
 static const char SQL_ROT_VARS_SET[] =
     "UPDATE env_variables SET ciphertext = ?, key_id = ? WHERE id = ? AND ciphertext = ?";
 
+static const char SQL_ROT_CHANNELS[] =
+    "SELECT id, org_id, '" NOTIFY_SEAL_SCOPE "', public_id, sealed FROM channels"
+    " WHERE sealed IS NOT NULL AND key_id <> ? AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_ROT_CHANNELS_SET[] =
+    "UPDATE channels SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
+
 static const struct sealed_table {
 	const char *what, *select, *update;
 } sealed_tables[] = {
 	{"secrets", SQL_ROT_SECRETS, SQL_ROT_SECRETS_SET},
 	{"environment variables", SQL_ROT_VARS, SQL_ROT_VARS_SET},
+	{"notification channels", SQL_ROT_CHANNELS, SQL_ROT_CHANNELS_SET},
 };
 
 /* One pass over a table; counts what was re-sealed and what would not

@@ -13,6 +13,7 @@
 #include "dagy/db.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
+#include "dagy/notify.h"
 #include "worker.h"
 
 static const char SQL_PICK[] =
@@ -62,6 +63,26 @@ state_of(const char *s)
 			return map[i].st;
 	/* pending, or running under a worker that is gone: (re)start it. */
 	return ST_PENDING;
+}
+
+/* The on_sla_breach rules of the run, each due at started_at + its SLA. */
+static int
+load_sla(struct worker *w, struct run *r, struct arena *a)
+{
+	struct db_res *rows;
+	double now = now_mono();
+	unsigned i;
+	int rc;
+
+	r->retried = json_array();
+	r->breached = json_array();
+	if ((rc = notify_sla_rules(w->db, a, r->id, &rows)) < 0 || rows->nrows == 0)
+		return rc;
+	r->sla = calloc(rows->nrows, sizeof(*r->sla));
+	for (i = 0; i < rows->nrows; i++)
+		r->sla[r->nsla++] = (struct sla){db_int(rows, i, 0),
+		    now + strtod(db_val(rows, i, 1), NULL), 0};
+	return 0;
 }
 
 /* Builds the in-memory run from its rows; step rows are created on the
@@ -193,6 +214,8 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		json_object_set_new(r->steps[k].outputs, db_val(outs, (unsigned)i, 1),
 		    json_string(db_val(outs, (unsigned)i, 2)));
 	}
+	if ((rc = load_sla(w, r, a)) < 0)
+		goto fail;
 	exec_prepare(r);
 	*out = r;
 	return 0;

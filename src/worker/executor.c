@@ -656,6 +656,7 @@ finish_step(struct worker *w, struct step *s, double now)
 		s->st = ST_RETRY_WAIT;
 		s->retry_at = now + delay;
 		w->nretry = 1;
+		json_array_append_new(r->retried, json_string(s->id));
 		s->run->ready[s->run->nready++] = s->idx;
 		mark(s);
 		return;
@@ -724,6 +725,15 @@ exec_timers(struct worker *w, double now)
 			for (i = 0; i < r->nsteps; i++)
 				if (r->steps[i].st == ST_RETRY_WAIT && now >= r->steps[i].retry_at)
 					r->changed = 1;
+	/* An SLA breach fires while the run still runs, once per rule. */
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsla; i++)
+			if (!r->sla[i].fired && now >= r->sla[i].due && !r->finished &&
+			    !r->cancelling && !r->lost) {
+				r->sla[i].fired = 1;
+				json_array_append_new(r->breached, json_integer(r->sla[i].rule));
+				r->unrecorded = 1;
+			}
 }
 
 double
@@ -744,6 +754,10 @@ exec_next_timer(struct worker *w, double now)
 		if (s->exited)
 			EARLIER(s->exited_at + 1);
 	}
+	for (r = w->runs; r != NULL; r = r->next)
+		for (i = 0; i < r->nsla; i++)
+			if (!r->sla[i].fired)
+				EARLIER(r->sla[i].due);
 	if (w->nretry > 0) {
 		w->nretry = 0;
 		for (r = w->runs; r != NULL; r = r->next)
@@ -939,6 +953,9 @@ run_free(struct run *r)
 	free(r->environment);
 	free(r->steps);
 	free(r->ready);
+	free(r->sla);
+	json_decref(r->retried);
+	json_decref(r->breached);
 	json_decref(r->index);
 	free(r->outsteps);
 	free(r->flow_name);

@@ -226,8 +226,11 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 			} else if (tag == &tag_store) {
 				store_collected(w);
 			} else if (tag == &tag_wake) {
-				if (wake_drain(wake_fd) > 0)
+				if (wake_drain(wake_fd) > 0) {
 					next_poll = 0;
+					/* The API may have queued a test alert. */
+					deliver_poke(w);
+				}
 			} else if (tag == &tag_launcher) {
 				struct launch_msg m;
 				int got;
@@ -326,6 +329,10 @@ main(int argc, char **argv)
 		log_syserr("cannot start the recorder");
 		goto done;
 	}
+	if (deliver_start(&w) < 0) {
+		log_syserr("cannot start the sender of alerts");
+		goto done;
+	}
 	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
 	rc = run_loop(&w, wake_fd, store_fd);
 	/* Everything recorded, then the runs given back: never the reverse. */
@@ -341,6 +348,7 @@ main(int argc, char **argv)
 	}
 	log_info("worker %s stopped", w.name);
 done:
+	deliver_stop(&w);
 	store_stop(&w);
 	/* Closing its socket lets the launcher go; no step is left by now. */
 	if (w.launcher >= 0) {

@@ -16,6 +16,7 @@
 #include "dagy/arena.h"
 #include "dagy/db.h"
 #include "dagy/log.h"
+#include "dagy/notify.h"
 #include "worker.h"
 
 static const char *const state_names[] = {
@@ -85,7 +86,10 @@ struct batch {
 	json_t *outputs;  /* [run, step, key, value] */
 	json_t *done;     /* [run, status, error, output] */
 	json_t *logs;     /* [run, step, stream, ts, line, cut] */
+	json_t *retried;  /* [run, step]: a step went into a retry */
+	json_t *breached; /* [run, rule]: the run is past the rule's SLA */
 	int step_runs;    /* how many runs the steps belong to */
+	int64_t queued;   /* deliveries the batch queued */
 	int rc;           /* set by the recorder: 0 or the db_err that stopped it */
 	json_t *recorded; /* runs whose verdict was written */
 	json_t *lost;     /* runs no longer this worker's */
@@ -156,6 +160,8 @@ batch_free(struct batch *b)
 	json_decref(b->outputs);
 	json_decref(b->done);
 	json_decref(b->logs);
+	json_decref(b->retried);
+	json_decref(b->breached);
 	json_decref(b->recorded);
 	json_decref(b->lost);
 	json_decref(b->vanished);
@@ -194,6 +200,8 @@ collect_run(struct batch *b, struct run *r)
 {
 	json_int_t id = (json_int_t)r->id;
 	int i, any = 0;
+	size_t k;
+	json_t *kv;
 
 	r->unrecorded = 0;
 	for (i = 0; i < r->nsteps; i++) {
@@ -215,6 +223,12 @@ collect_run(struct batch *b, struct run *r)
 		json_array_clear(s->new_outputs);
 	}
 	b->step_runs += any;
+	json_array_foreach(r->retried, k, kv)
+		json_array_append_new(b->retried, json_pack("[I, O]", id, kv));
+	json_array_clear(r->retried);
+	json_array_foreach(r->breached, k, kv)
+		json_array_append_new(b->breached, json_pack("[I, O]", id, kv));
+	json_array_clear(r->breached);
 	if (r->finished && !r->cancelling && !r->done_sent) {
 		const char *status;
 		char *error, *output;
@@ -233,7 +247,7 @@ static json_t *
 batch_runs(const struct batch *b)
 {
 	json_t *seen = json_object(), *ids = json_array(), *lists[] = {b->steps, b->outputs,
-	    b->done, b->logs}, *row;
+	    b->done, b->logs, b->retried, b->breached}, *row;
 	size_t i, k;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -255,7 +269,7 @@ batch_runs(const struct batch *b)
 static void
 batch_drop(struct batch *b, const json_t *gone)
 {
-	json_t *lists[] = {b->steps, b->outputs, b->done, b->logs};
+	json_t *lists[] = {b->steps, b->outputs, b->done, b->logs, b->retried, b->breached};
 	size_t i, k, g;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -318,6 +332,24 @@ sort_out(struct recorder *rec, struct batch *b)
 	return rc;
 }
 
+/* Runs one outbox statement over list, adding what it queued to *queued. */
+static int
+outbox(struct db *db, json_t *list, int64_t (*fn)(struct db *, const char *, const char *),
+    const char *name, int64_t *queued)
+{
+	char *text;
+	int64_t rc;
+
+	if (json_array_size(list) == 0)
+		return 0;
+	text = json_dumps(list, JSON_COMPACT);
+	rc = fn(db, text, name);
+	free(text);
+	if (rc > 0)
+		*queued += rc;
+	return rc < 0 ? (int)rc : 0;
+}
+
 /* One attempt at writing b in one transaction. sorted: the batch's runs
  * were just checked, so fewer rows than steps is no reason to look again. */
 static int
@@ -345,6 +377,12 @@ write_batch(struct recorder *rec, struct batch *b, int sorted)
 	if ((rc = exec_list(rec->db, SQL_OUTPUTS, b->outputs, NULL, 0)) < 0 ||
 	    (rc = exec_list(rec->db, SQL_LOGS, b->logs, NULL, 0)) < 0 ||
 	    (rc = exec_list(rec->db, SQL_DONE, b->done, rec->name, 1)) < 0)
+		goto fail;
+	/* The outbox: alerts these changes cause, in the same transaction. */
+	b->queued = 0;
+	if ((rc = outbox(rec->db, b->done, notify_outbox_verdicts, rec->name, &b->queued)) < 0 ||
+	    (rc = outbox(rec->db, b->retried, notify_outbox_retries, rec->name, &b->queued)) < 0 ||
+	    (rc = outbox(rec->db, b->breached, notify_outbox_sla, rec->name, &b->queued)) < 0)
 		goto fail;
 	json_array_clear(b->recorded);
 	if (json_array_size(b->done) > 0) {
@@ -512,6 +550,8 @@ store_collected(struct worker *w)
 		return 0;
 	w->store_busy = 0;
 	absorb(w, b);
+	if (b->queued > 0)
+		deliver_poke(w);
 	batch_free(b);
 	return 1;
 }
@@ -545,6 +585,8 @@ store_flush(struct worker *w)
 	b->recorded = json_array();
 	b->lost = json_array();
 	b->vanished = json_array();
+	b->retried = json_array();
+	b->breached = json_array();
 	b->logs = w->logs;
 	w->logs = json_array();
 	for (r = w->runs; r != NULL; r = r->next)

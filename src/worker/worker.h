@@ -86,6 +86,14 @@ struct run {
 	char workdir[600];
 	char *environment;   /* NULL: none */
 	int old_workdir;     /* the directory was there before this claim */
+	json_t *retried;     /* step ids that went into a retry, for on_retry rules */
+	struct sla {         /* on_sla_breach rules, due while the run runs */
+		int64_t rule;
+		double due;      /* monotonic */
+		int fired;
+	} *sla;
+	int nsla;
+	json_t *breached;    /* rule ids whose SLA passed, to record */
 	struct run *next;
 };
 
@@ -106,6 +114,7 @@ struct worker {
 	char workdir[512];
 	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
 	struct recorder *rec;
+	struct sender *sender;
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
@@ -183,6 +192,12 @@ int store_drain(struct worker *w, double timeout);
 void store_stop(struct worker *w);
 void store_log(struct worker *w, struct step *s, int stream, const char *line,
     size_t len, int cut);
+
+/* deliver.c: the sender thread of alert deliveries. */
+int deliver_start(struct worker *w);
+/* Deliveries may be due now (the recorder queued some, or the API asked). */
+void deliver_poke(struct worker *w);
+void deliver_stop(struct worker *w);
 
 /* scheduler.c: fires due slots; returns runs created and sets *next_due
  * (epoch of the earliest next slot, 0 if none), or a db_err. */

@@ -65,7 +65,8 @@ for my $f (qw(usr/bin/dagy usr/bin/dagy-api usr/bin/dagy-worker etc/dagy/dagy.co
 	usr/share/dagy/errors/dagy-error-404.html usr/share/dagy/errors/dagy-error-503.html
 	usr/share/dagy/openapi/dagy.json usr/share/doc/dagy/api.md usr/share/doc/dagy/metrics.md
 	usr/share/man/man1/dagy.1.gz usr/share/man/man8/dagy-api.8.gz
-	usr/share/man/man8/dagy-worker.8.gz)) {
+	usr/share/man/man8/dagy-worker.8.gz usr/share/dagy/www/index.html usr/share/dagy/www/js/app.js
+	usr/share/dagy/www/style.css)) {
 	like($list, qr{\./\Q$f\E\n}, "ships $f");
 }
 my $info = must("dpkg-deb -I $deb", 'control');
@@ -138,6 +139,10 @@ sub check_front {
 	is($r->{status}, 404, "$name: a path of its own");
 	like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: its own error is JSON");
 	is((eval { decode_json($r->{content}) } // {})->{error}, 'not_found', "$name: in dagy's format");
+	$r = HTTP::Tiny->new->get("$base/");
+	like($r->{content}, qr{<script type="module" src="js/app\.js">}, "$name: the dashboard at /");
+	like($r->{headers}{'content-security-policy'} // '', qr/^default-src 'none'/, "$name: with its CSP");
+	is($r->{headers}{'x-content-type-options'}, 'nosniff', "$name: and X-Content-Type-Options");
 }
 
 # --- step 5a: lighttpd ------------------------------------------------------------------------
@@ -157,8 +162,9 @@ waitpid $lpid, 0;
 
 # --- step 5b: Apache ----------------------------------------------------------------------------
 my ($step5b) = $doc =~ /## 5b\. Or Apache\n\n(.*?)\n\n/s;
-like($step5b, qr/a2enmod proxy_fcgi\s+a2enconf dagy/, 'doc/install.md says a2enmod proxy_fcgi, a2enconf dagy');
-must('a2enmod -q proxy_fcgi && a2enconf -q dagy', 'a2enmod proxy_fcgi && a2enconf dagy');
+like($step5b, qr/a2enmod proxy_fcgi headers\s+a2enconf dagy/,
+	'doc/install.md says a2enmod proxy_fcgi headers, a2enconf dagy');
+must('a2enmod -q proxy_fcgi headers && a2enconf -q dagy', 'a2enmod proxy_fcgi headers && a2enconf dagy');
 my $aport = free_port();
 must("sed -i.dagy-test 's/^Listen .*/Listen 127.0.0.1:$aport/' /etc/apache2/ports.conf", 'Apache on a loopback port');
 my $apache = '. /etc/apache2/envvars && mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR" &&';
