@@ -1,7 +1,8 @@
 /* The worker's figures for GET /metrics, read from MariaDB at scrape time
  * through indexes only: runs waiting and running, the queue's oldest run,
- * live workers, overdue schedules, and what runs and steps did in the
- * last window seconds (counts and histograms). The work is bounded by
+ * live workers, overdue schedules, pending alert deliveries, and what
+ * runs, steps and deliveries did in the last window seconds (counts and
+ * histograms). The work is bounded by
  * the rows that changed in the window plus two queries per organization,
  * whatever the tables hold. */
 #ifndef DAGY_GAUGES_H
@@ -13,6 +14,10 @@
 #include "dagy/db.h"
 
 #define GAUGES_NBOUNDS 12
+
+/* Delivery outcomes counted, in gauges' arrays' order. */
+#define GAUGES_DELIVERY_ENDED 2 /* delivered, failed */
+extern const char *const gauges_delivery_ended[GAUGES_DELIVERY_ENDED];
 
 /* Upper bounds of every histogram here, seconds. */
 extern const double gauges_bounds[GAUGES_NBOUNDS];
@@ -36,9 +41,11 @@ struct gauges {
 	double oldest_queued; /* seconds; 0 when none waits */
 	int64_t workers_alive, schedules_overdue;
 	double schedule_overdue_max; /* seconds past the most overdue slot */
+	int64_t deliveries_pending;  /* alert deliveries waiting for an attempt */
 	/* In the window: */
 	int64_t runs_ended[GAUGES_RUN_ENDED];
 	int64_t steps_started, steps_ended[GAUGES_STEP_ENDED];
+	int64_t deliveries_ended[GAUGES_DELIVERY_ENDED];
 	struct gauges_hist step_duration, claim_to_start, schedule_lateness;
 };
 

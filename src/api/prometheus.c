@@ -155,6 +155,13 @@ figures(FILE *f, const struct gauges *g, int64_t window)
 	head(f, "dagy_schedule_overdue_seconds", "gauge",
 	    "How far past its slot the most overdue schedule is (0 when none).");
 	fprintf(f, "dagy_schedule_overdue_seconds %.3f\n", g->schedule_overdue_max);
+	head(f, "dagy_deliveries_pending", "gauge", "Alert deliveries waiting for an attempt.");
+	fprintf(f, "dagy_deliveries_pending %lld\n", (long long)g->deliveries_pending);
+	head(f, "dagy_deliveries_ended_window", "gauge",
+	    "Alert deliveries that ended in the window, by outcome.");
+	for (k = 0; k < GAUGES_DELIVERY_ENDED; k++)
+		fprintf(f, "dagy_deliveries_ended_window{outcome=\"%s\"} %lld\n",
+		    gauges_delivery_ended[k], (long long)g->deliveries_ended[k]);
 	head(f, "dagy_metrics_window_seconds", "gauge",
 	    "The window the *_window figures cover ([metrics] window_seconds).");
 	fprintf(f, "dagy_metrics_window_seconds %lld\n", (long long)window);

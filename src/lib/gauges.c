@@ -1,9 +1,9 @@
 /* SQL of the scrape-time figures. Every query is an index range: the
  * active statuses of ix_runs_claim, ix_workers_heartbeat,
- * ix_schedules_due, and per organization the updated_at ranges of
- * ix_runs_org_updated and ix_step_runs_org_updated: a scrape costs two
- * queries per organization and the rows changed in the window. Histograms
- * are summed in SQL, so one row comes back per query. */
+ * ix_schedules_due, ix_deliveries_due, and per organization the
+ * updated_at ranges of ix_runs_org_updated and ix_step_runs_org_updated:
+ * a scrape costs two queries per organization and the rows changed in the
+ * window. Histograms are summed in SQL, so one row comes back per query. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +17,7 @@ const char *const gauges_run_ended[GAUGES_RUN_ENDED] = {"completed", "failed", "
 const char *const gauges_step_ended[GAUGES_STEP_ENDED] = {
 	"success", "failed", "skipped", "cancelled", "rejected",
 };
+const char *const gauges_delivery_ended[GAUGES_DELIVERY_ENDED] = {"delivered", "failed"};
 
 /* Cumulative buckets, count and sum of x (seconds; NULL rows skipped):
  * GAUGES_NBOUNDS + 2 columns, in the order of gauges_bounds. */
@@ -44,6 +45,18 @@ static const char SQL_OVERDUE[] =
  * to the range optimizer, as a derived table's column is not. */
 static const char SQL_SINCE[] = "SET @dagy_metrics_since = UTC_TIMESTAMP(6) - INTERVAL ? SECOND";
 static const char SQL_ORGS[] = "SELECT id FROM orgs";
+static const char SQL_DELIVERIES_PENDING[] =
+    "SELECT COUNT(*) FROM deliveries FORCE INDEX (ix_deliveries_due) WHERE status = 'pending'";
+/* An outcome moves next_attempt_at to its time plus the backoff, never
+ * before it: the ix_deliveries_due ranges from the window's start hold
+ * every delivery that ended in the window, and a few that ended earlier,
+ * which the outcome's own time leaves out. */
+static const char SQL_DELIVERIES_ENDED[] =
+    "SELECT SUM(d.status = 'delivered' AND d.delivered_at >= @dagy_metrics_since),"
+    " SUM(d.status = 'failed' AND (SELECT MAX(a.attempted_at) FROM delivery_attempts a"
+    "  FORCE INDEX (ix_delivery_attempts) WHERE a.delivery_id = d.id) >= @dagy_metrics_since)"
+    " FROM deliveries d FORCE INDEX (ix_deliveries_due)"
+    " WHERE d.status IN ('delivered', 'failed') AND d.next_attempt_at >= @dagy_metrics_since";
 #define SINCE "@dagy_metrics_since"
 /* The first step's start less the run's (set when it is claimed). */
 #define CLAIM_TO_START \
@@ -114,8 +127,15 @@ gauges_read(struct db *db, struct arena *a, int64_t window, int64_t lease,
 		return rc;
 	g->schedules_overdue = db_int(r, 0, 0);
 	g->schedule_overdue_max = num(r, 1);
+	if ((rc = db_query(db, a, &r, SQL_DELIVERIES_PENDING, "")) < 0)
+		return rc;
+	g->deliveries_pending = db_int(r, 0, 0);
 	if ((rc = (int)db_exec(db, SQL_SINCE, "i", window)) < 0 ||
-	    (rc = db_query(db, a, &orgs, SQL_ORGS, "")) < 0)
+	    (rc = db_query(db, a, &r, SQL_DELIVERIES_ENDED, "")) < 0)
+		return rc;
+	for (k = 0; k < GAUGES_DELIVERY_ENDED; k++)
+		g->deliveries_ended[k] = (int64_t)num(r, k);
+	if ((rc = db_query(db, a, &orgs, SQL_ORGS, "")) < 0)
 		return rc;
 	for (o = 0; o < orgs->nrows; o++) {
 		int64_t org = db_int(orgs, o, 0);

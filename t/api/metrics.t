@@ -6,12 +6,19 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp qw(tempfile);
-use Time::HiRes qw(sleep);
+use File::Temp qw(tempfile tempdir);
+use File::Basename qw(dirname);
+use Time::HiRes qw(sleep time);
 use DagyTest;
 
 my $token = 'metrics-token-0123456789';
-my $s = DagyTest->start(conf => ['[metrics]', "token = $token"]);
+my $s = DagyTest->start(conf => ['[metrics]', "token = $token", '[notifications]',
+	'max_attempts = 1', 'timeout_seconds = 3']);
+my $tmp = tempdir(CLEANUP => 1);
+my $hport = DagyTest::free_port();
+my $receiver = open(my $rfh, '-|', '/usr/bin/python3', dirname(__FILE__) . '/../lib/receiver.py',
+	$hport, "$tmp/http") // die;
+die 'receiver.py did not start' unless (<$rfh> // '') =~ /ready/;
 
 sub scrape {
 	my (%h) = @_;
@@ -57,10 +64,26 @@ $s->req(GET => '/v1/flows/nope/latest') for 1 .. 3;
 $s->req(GET => '/v1/no/such/thing') for 1 .. 2;
 $s->flow('ok', [['a', 'echo a'], ['b', 'sleep 0.2', ['a']]]);
 $s->flow('bad', [['x', 'exit 3']]);
+# Its failure is delivered to a receiver and to a port nobody listens on.
+my @channels = map { $s->req(POST => '/v1/channels', { name => "hook $_", channel_type => 'webhook',
+	config_json => { url => $_ } })->{json}{channel_id} } ("http://127.0.0.1:$hport/hook",
+	'http://127.0.0.1:1/nobody');
+my $rule = $s->req(POST => '/v1/alert-rules', { name => 'bad fails', trigger => 'on_failure',
+	flow_name => 'bad', channel_ids => \@channels })->{json}{rule_id};
+ok($rule, 'an alert rule with two webhook channels');
 my $ok = $s->trigger('ok');
 my $bad = $s->trigger('bad');
 is($s->wait_run($ok)->{status}, 'completed', 'a run completes');
 is($s->wait_run($bad)->{status}, 'failed', 'a run fails');
+my $deadline = time + 15;
+my @ended;
+while (time < $deadline) {
+	@ended = grep { $_->{status} ne 'pending' }
+		@{ $s->req(GET => "/v1/alert-rules/$rule/deliveries")->{json}{items} // [] };
+	last if @ended == 2;
+	sleep 0.1;
+}
+is(scalar @ended, 2, 'both deliveries ended');
 
 $r = scrape();
 promtool_ok($r->{body}, 'after traffic');
@@ -87,6 +110,9 @@ is($after->{'dagy_step_duration_window_seconds_bucket{le="0.1"}'} < 3 ? 1 : 0, 1
 	'the 0.2 s step is above the 0.1 s bucket');
 is($after->{dagy_claim_to_start_window_seconds_count}, 2, 'claim-to-start of both runs');
 is($after->{dagy_queue_depth}, 0, 'nothing queued');
+is($after->{'dagy_deliveries_ended_window{outcome="delivered"}'}, 1, 'one delivery delivered');
+is($after->{'dagy_deliveries_ended_window{outcome="failed"}'}, 1, 'one delivery failed');
+is($after->{dagy_deliveries_pending}, 0, 'none pending');
 
 # A queue with no worker.
 ok($s->worker_stop(1), 'worker stopped');
@@ -133,4 +159,6 @@ like($out, qr/window_seconds must be 1 to 86400/, 'naming the window');
 like($out, qr/token must be at least 16 characters/, 'and the short token');
 
 $s->finish;
+kill 'TERM', $receiver;
+close $rfh;
 done_testing;
