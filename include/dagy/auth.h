@@ -58,14 +58,15 @@ struct principal {
 	const char *email;
 	int super_admin;
 	int64_t org_id; /* 0 when the user has no organization yet */
-	const char *org_public_id, *org_name, *role;
+	const char *org_public_id, *org_name, *role, *plan;
 	uint64_t perms; /* the role's permissions narrowed by the key's scopes */
-	const char *ip;
+	const char *ip, *user_agent;
 };
 
 enum auth_err {
 	AUTH_EUNAUTH = -10,    /* missing, malformed, unknown, revoked or expired */
 	AUTH_ENOT_MEMBER = -11, /* the credential is valid but not in that org */
+	AUTH_EBUSY = -12,      /* every argon2 slot of the host stayed taken */
 };
 
 const char *auth_perm_name(enum perm p);

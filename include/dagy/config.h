@@ -17,6 +17,7 @@ const char *config_path(const struct config *cfg);
 /* The value set in the file, else the table's default; never NULL. */
 const char *config_str(const struct config *cfg, const char *section, const char *key);
 long long config_int(const struct config *cfg, const char *section, const char *key);
+double config_num(const struct config *cfg, const char *section, const char *key);
 /* Writes each problem (unknown key, bad number) to out; returns their count. */
 int config_check(const struct config *cfg, FILE *out);
 

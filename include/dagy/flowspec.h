@@ -18,6 +18,11 @@ struct flowspec_err {
  * regenerated from them. NULL with err filled when spec is invalid. */
 json_t *flowspec_canonical(json_t *spec, long long max_timeout,
     struct flowspec_err *err);
+/* As flowspec_canonical, with the org's custom node types (the map of
+ * nodes_custom_map, or NULL): each node's config is checked against its
+ * type's config_schema, each edge against the connectors at its ends. */
+json_t *flowspec_canonical_with(json_t *spec, long long max_timeout,
+    json_t *custom, struct flowspec_err *err);
 /* Lowercase hex SHA-256 of the canonical form's compact sorted JSON. */
 void flowspec_hash(json_t *canonical, char hex[65]);
 /* Checks a visual-builder canvas ({nodes:[{id,type,data,position}],

@@ -19,6 +19,12 @@ enum route_flags {
 	ROUTE_ORG_FROM_PATH = 1 << 0,
 	/* The handler takes a JSON body (otherwise any body is ignored). */
 	ROUTE_BODY = 1 << 1,
+	/* A login: failures are throttled per account (the body's "email")
+	 * and client address, before the password is checked. */
+	ROUTE_LOGIN = 1 << 2,
+	/* A public route keyed by its {token} parameter (webhooks): rate
+	 * limited per token rather than per client address. */
+	ROUTE_LIMIT_TOKEN = 1 << 3,
 };
 
 struct route {

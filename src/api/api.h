@@ -12,7 +12,9 @@
 #include "dagy/auth.h"
 #include "dagy/db.h"
 #include "dagy/errors.h"
+#include "dagy/limits.h"
 #include "dagy/router.h"
+#include "dagy/usage.h"
 
 struct config;
 struct secrets_keyring;
@@ -25,6 +27,11 @@ struct server {
 	long long max_body;
 	int retry_after;
 	time_t started;
+	/* [limits], read once: rates per window, login throttling. */
+	long long window, address_requests, webhook_requests, flush_every;
+	struct limits_login login_account, login_address;
+	/* Quotas and rates of each plan; the last is for unknown plans. */
+	struct usage_plan plans[5];
 };
 
 struct req {
@@ -47,6 +54,9 @@ struct req {
 	size_t text_len;
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
+	/* the rate limit decision, made once per request */
+	int limited;
+	struct limits_verdict rate;
 	/* the decoded query string (req_check_params) */
 	unsigned nq;
 	char *qnames[32], *qvalues[32];
@@ -57,12 +67,14 @@ extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
     notifications_routes[],
-    dagctl_routes[], secrets_routes[], environments_routes[];
+    dagctl_routes[], secrets_routes[], environments_routes[],
+    nodes_routes[], usage_routes[], audit_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
     notifications_routes_n,
-    dagctl_routes_n, secrets_routes_n, environments_routes_n;
+    dagctl_routes_n, secrets_routes_n, environments_routes_n,
+    nodes_routes_n, usage_routes_n, audit_routes_n;
 /* GET /metrics (prometheus.c) and GET /v1/openapi.json (openapi.c). */
 extern const struct route prometheus_routes[], openapi_routes[];
 extern const size_t prometheus_routes_n, openapi_routes_n;
@@ -124,6 +136,13 @@ const char *api_json_text(struct req *r, json_t *v);
 /* Parses a JSON column, or null for NULL/garbage. */
 json_t *api_json_col(const char *text);
 
+/* A list paged by an integer key: list fetches up to limit rows of the
+ * org after (or before) key (0 on the first page), render makes each item,
+ * and column keycol of the last row is the next page's key. */
+typedef int (*api_list_fn)(struct db *db, struct arena *a, int64_t org_id, int64_t key,
+    int limit, struct db_res **rows);
+int api_list_by_key(struct req *r, api_list_fn list,
+    json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol);
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);
@@ -140,6 +159,13 @@ int api_error(struct req *r, enum api_err code, json_t *details,
 /* 400 whose details say {field: why}. */
 int api_invalid(struct req *r, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The quotas and rates of the organization's plan (cached at start). */
+const struct usage_plan *api_plan(struct req *r);
+/* A start_date or end_date query parameter (a date or an RFC 3339 time):
+ * 0 with *t (*is_date set for a bare date; *t untouched when absent), or
+ * -1 after a 400 naming it. */
+int req_date(struct req *r, const char *name, time_t *t, int *is_date);
 
 /* "2026-03-02T10:30:00Z" for now. */
 const char *api_now(struct req *r);

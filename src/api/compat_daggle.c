@@ -13,6 +13,7 @@
 #include "dagy/cron.h"
 #include "dagy/flows.h"
 #include "dagy/flowspec.h"
+#include "dagy/nodes.h"
 #include "dagy/runs.h"
 
 static int dg_health(struct req *r);
@@ -180,17 +181,21 @@ dg_validate(struct req *r)
 {
 	struct db_res *row;
 	struct flowspec_err e;
-	json_t *spec, *canon, *warnings = json_array(), *n;
+	json_t *spec, *canon, *warnings = json_array(), *n, *custom;
 	size_t i;
 	int rc = load_dag(r, &row);
 
+	if (rc == 0)
+		rc = nodes_custom_map(r->db, &r->arena, r->who.org_id, &custom);
 	if (rc != 0) {
 		json_decref(warnings);
 		return rc < 0 ? rc : 0;
 	}
 	spec = api_json_col(db_val(row, 0, 1));
-	canon = flowspec_canonical(spec, config_int(r->srv->cfg, "worker",
-	    "max_step_timeout_seconds"), &e);
+	/* The org's custom node types, as at registration. */
+	canon = flowspec_canonical_with(spec, config_int(r->srv->cfg, "worker",
+	    "max_step_timeout_seconds"), custom, &e);
+	json_decref(custom);
 	json_array_foreach(json_object_get(spec, "nodes"), i, n)
 		if (json_object_get(n, "timeout_seconds") == NULL)
 			json_array_append_new(warnings, json_sprintf("step '%s' has no timeout_seconds; "

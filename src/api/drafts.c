@@ -96,27 +96,16 @@ drafts_create_h(struct req *r)
 	return api_json(r, 201, draft_json(row, 0, 0));
 }
 
+static json_t *
+draft_item(const struct db_res *rows, unsigned i)
+{
+	return draft_json(rows, i, 0);
+}
+
 static int
 drafts_list_h(struct req *r)
 {
-	struct db_res *rows;
-	json_t *after, *items, *key = NULL;
-	int limit, rc;
-	unsigned i;
-
-	if (req_page(r, 20, 100, &limit, &after) < 0)
-		return 0;
-	rc = drafts_list(r->db, &r->arena, r->who.org_id,
-	    (int64_t)json_integer_value(json_array_get(after, 0)), limit + 1, &rows);
-	json_decref(after);
-	if (rc < 0)
-		return rc;
-	items = json_array();
-	for (i = 0; i < rows->nrows && i < (unsigned)limit; i++)
-		json_array_append_new(items, draft_json(rows, i, 0));
-	if (rows->nrows > (unsigned)limit)
-		key = json_pack("[I]", (json_int_t)db_int(rows, limit - 1, DRAFT_C_SEQ));
-	return api_page(r, items, key);
+	return api_list_by_key(r, drafts_list, draft_item, DRAFT_C_SEQ);
 }
 
 static int

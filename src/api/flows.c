@@ -9,6 +9,7 @@
 #include "dagy/deployments.h"
 #include "dagy/flows.h"
 #include "dagy/flowspec.h"
+#include "dagy/nodes.h"
 #include "dagy/runs.h"
 
 static int flows_create(struct req *r);
@@ -83,7 +84,7 @@ flows_api_register(struct req *r, json_t *spec, const char *name, const char *ve
 	struct flow_reg reg;
 	struct flowspec_err e;
 	struct db_res *row, *drow;
-	json_t *tags;
+	json_t *tags, *custom;
 	int rc, created;
 
 	memset(&reg, 0, sizeof(reg));
@@ -102,8 +103,13 @@ flows_api_register(struct req *r, json_t *spec, const char *name, const char *ve
 	reg.name = name;
 	reg.version = version;
 	reg.tags = tags;
-	reg.canonical = flowspec_canonical(spec,
-	    config_int(r->srv->cfg, "worker", "max_step_timeout_seconds"), &e);
+	/* The org's custom node types, so that their nodes validate and pin
+	 * the version they were registered with. */
+	if ((rc = nodes_custom_map(r->db, &r->arena, r->who.org_id, &custom)) < 0)
+		return rc;
+	reg.canonical = flowspec_canonical_with(spec,
+	    config_int(r->srv->cfg, "worker", "max_step_timeout_seconds"), custom, &e);
+	json_decref(custom);
 	if (reg.canonical == NULL)
 		return spec_error(r, &e);
 	if (reg.deployment_name != NULL &&

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "dagy/page.h"
+#include "dagy/ts.h"
 
 const char *
 req_param(struct req *r, const char *name)
@@ -321,6 +322,30 @@ api_page(struct req *r, json_t *items, json_t *key)
 	    "next_token", key != NULL ? json_string(page_token(r, key)) : json_null()));
 }
 
+int
+api_list_by_key(struct req *r, api_list_fn list,
+    json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol)
+{
+	struct db_res *rows;
+	json_t *after, *items, *key = NULL;
+	int limit, rc;
+	unsigned i;
+
+	if (req_page(r, 20, 100, &limit, &after) < 0)
+		return 0;
+	rc = list(r->db, &r->arena, r->who.org_id,
+	    (int64_t)json_integer_value(json_array_get(after, 0)), limit + 1, &rows);
+	json_decref(after);
+	if (rc < 0)
+		return rc;
+	items = json_array();
+	for (i = 0; i < rows->nrows && i < (unsigned)limit; i++)
+		json_array_append_new(items, render(rows, i));
+	if (rows->nrows > (unsigned)limit)
+		key = json_pack("[I]", (json_int_t)db_int(rows, limit - 1, keycol));
+	return api_page(r, items, key);
+}
+
 const char *
 api_json_text(struct req *r, json_t *v)
 {
@@ -351,5 +376,31 @@ req_name(struct req *r, const char *field, int required, const char **out)
 	if (*out != NULL && (**out == '\0' || strspn(*out, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(*out) || **out == '.'))
 		return api_invalid(r, field, "must be 1-200 letters, digits, '.', '_' or '-'"), -1;
+	return 0;
+}
+
+const struct usage_plan *
+api_plan(struct req *r)
+{
+	unsigned i;
+
+	for (i = 0; i < USAGE_NPLANS; i++)
+		if (r->who.plan != NULL && strcmp(r->who.plan, usage_plans[i]) == 0)
+			return &r->srv->plans[i];
+	return &r->srv->plans[USAGE_NPLANS];
+}
+
+int
+req_date(struct req *r, const char *name, time_t *t, int *is_date)
+{
+	const char *v = req_query(r, name);
+
+	*is_date = 0;
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (ts_parse(v, t, NULL) < 0)
+		return api_invalid(r, name, "must be a date (2026-03-01) or an RFC 3339 "
+		    "time (2026-03-01T10:30:00Z)"), -1;
+	*is_date = strlen(v) == 10;
 	return 0;
 }

@@ -9,7 +9,7 @@ static int login(struct req *r);
 static int logout(struct req *r);
 
 const struct route login_routes[] = {
-	{"POST", "/v1/auth/login", login, PERM_PUBLIC, ROUTE_BODY, DIALECT_DAGY},
+	{"POST", "/v1/auth/login", login, PERM_PUBLIC, ROUTE_BODY | ROUTE_LOGIN, DIALECT_DAGY},
 	{"POST", "/v1/auth/logout", logout, PERM_AUTHENTICATED, 0, DIALECT_DAGY},
 };
 const size_t login_routes_n = sizeof(login_routes) / sizeof(login_routes[0]);
@@ -34,6 +34,12 @@ login(struct req *r)
 		db_rollback(r->db);
 		return api_error(r, API_E_UNAUTHORIZED, NULL,
 		    "wrong email or password");
+	}
+	if (rc == AUTH_EBUSY) {
+		db_rollback(r->db);
+		api_header(r, "Retry-After: 1");
+		return api_error(r, API_E_SERVICE_UNAVAILABLE, NULL,
+		    "too many credential checks at once; retry shortly");
 	}
 	if (rc < 0 ||
 	    (rc = audit_write_as(r->db, 0, user_id, email, req_env(r, "REMOTE_ADDR"),

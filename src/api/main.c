@@ -1,7 +1,7 @@
 /* dagy-api: the FastCGI responder. One request at a time per process
  * (spawn-fcgi runs N of them); every shared check — route, method, body
- * size and syntax, credentials, permission — happens here, once, before
- * the handler runs. */
+ * size and syntax, credentials, permission, rate limits, login throttling
+ * — happens here, once, before the handler runs. */
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,8 +17,10 @@
 #include "dagy/log.h"
 #include "dagy/stats.h"
 #include "dagy/secrets.h"
+#include "dagy/usage.h"
 
 #define DEADLOCK_RETRIES 3
+#define FLUSH_MAX 256 /* organizations' request counts written per flush */
 
 static const struct {
 	const struct route *routes;
@@ -38,9 +40,12 @@ static const struct {
 	{dagctl_routes, &dagctl_routes_n},
 	{prometheus_routes, &prometheus_routes_n},
 	{openapi_routes, &openapi_routes_n},
+	{usage_routes, &usage_routes_n},
+	{audit_routes, &audit_routes_n},
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},
+	{nodes_routes, &nodes_routes_n},
 };
 #define NTABLES (sizeof(api_routes) / sizeof(api_routes[0]))
 
@@ -207,6 +212,15 @@ unavailable(struct req *r)
 	    "the database is unavailable; retry shortly");
 }
 
+/* Every argon2 slot of the host stayed taken ([limits] argon2_concurrency). */
+static void
+busy(struct req *r)
+{
+	api_header(r, "Retry-After: 1");
+	api_error(r, API_E_SERVICE_UNAVAILABLE, NULL,
+	    "too many credential checks at once; retry shortly");
+}
+
 /* Authenticates and authorises; answers the request itself on failure. */
 static int
 check_access(struct req *r)
@@ -230,6 +244,7 @@ check_access(struct req *r)
 		org = NULL;
 	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
 	r->who.ip = req_env(r, "REMOTE_ADDR");
+	r->who.user_agent = req_env(r, "HTTP_USER_AGENT");
 	switch (rc) {
 	case 0:
 		break;
@@ -245,6 +260,8 @@ check_access(struct req *r)
 		    "these credentials give no access to organization '%s'", org), -1;
 	case DB_EUNAVAIL:
 		return unavailable(r), -1;
+	case AUTH_EBUSY:
+		return busy(r), -1;
 	default:
 		return api_error(r, API_E_INTERNAL, NULL, "internal error"), -1;
 	}
@@ -264,6 +281,138 @@ check_access(struct req *r)
 		    json_pack("{s:s}", "permission", auth_perm_name((enum perm)rt->perm)),
 		    "permission '%s' is required", auth_perm_name((enum perm)rt->perm)), -1;
 	return 0;
+}
+
+/* Moves this host's API request counts into usage_hourly when the flush
+ * is due; counts that cannot be written wait for the next one. */
+static void
+flush_usage(struct req *r)
+{
+	int64_t orgs[FLUSH_MAX];
+	uint64_t counts[FLUSH_MAX];
+	int n = limits_flush_take(r->srv->flush_every, orgs, counts, FLUSH_MAX), i;
+
+	for (i = 0; i < n; i++)
+		if (usage_add_api_calls(r->db, orgs[i], (int64_t)counts[i]) < 0)
+			limits_flush_return(orgs[i], counts[i]);
+}
+
+/* The rate limit decision, made once per request and before the handler:
+ * an authenticated request takes from its credential's bucket and its
+ * organization's (the headers show the tighter), a webhook route from its
+ * token's, anything else from its client address's. Requests answered
+ * before that point (404, 401, 403, 413, …) are decided as they are
+ * written, against their credential if it was verified, else their
+ * address. Answers 429 itself, except over an answer that already says
+ * when to retry (a 503 or a 429). */
+static int
+rate_gate(struct req *r)
+{
+	struct server *srv = r->srv;
+	const char *addr, *scope;
+	struct limits_verdict org;
+
+	r->limited = 1;
+	if (r->who.kind != CRED_NONE) {
+		const struct usage_plan *p = api_plan(r);
+		int key = r->who.kind == CRED_API_KEY;
+
+		scope = key ? "API key" : "session";
+		limits_take(limits_key(key ? LIMITS_API_KEY : LIMITS_TOKEN, r->who.cred_id,
+		    NULL), p->key_requests, srv->window, &r->rate);
+		if (r->rate.allowed && r->who.org_id != 0) {
+			limits_take(limits_key(LIMITS_ORG, r->who.org_id, NULL), p->org_requests,
+			    srv->window, &org);
+			if (!org.allowed || (org.limit > 0 &&
+			    (r->rate.limit == 0 || org.remaining < r->rate.remaining))) {
+				r->rate = org;
+				scope = "organization";
+			}
+		}
+	} else if (r->match.route != NULL && (r->match.route->flags & ROUTE_LIMIT_TOKEN)) {
+		scope = "token";
+		limits_take(limits_key(LIMITS_WEBHOOK, 0, req_param(r, "token")),
+		    srv->webhook_requests, srv->window, &r->rate);
+	} else {
+		scope = "client address";
+		addr = req_env(r, "REMOTE_ADDR");
+		limits_take(limits_key(LIMITS_ADDRESS, 0, addr != NULL ? addr : ""),
+		    srv->address_requests, srv->window, &r->rate);
+	}
+	if (r->rate.allowed) {
+		flush_usage(r);
+		limits_count_request(r->who.org_id);
+		return 0;
+	}
+	if (r->responded && (r->status == 503 || r->status == 429))
+		return -1;
+	api_header(r, "Retry-After: %lld", r->rate.retry_after);
+	api_error(r, API_E_RATE_LIMITED, json_pack("{s:s, s:I, s:I, s:I}", "scope", scope,
+	    "limit", (json_int_t)r->rate.limit, "window_seconds", (json_int_t)srv->window,
+	    "retry_after_seconds", (json_int_t)r->rate.retry_after),
+	    "rate limit of %lld requests per %lld s for this %s reached; retry in %lld s",
+	    r->rate.limit, srv->window, scope, r->rate.retry_after);
+	return -1;
+}
+
+/* The login throttle's keys: the body's email, lowercased, and the client
+ * address. 0 when the body names no email (the handler answers 400). */
+static int
+login_keys(struct req *r, uint64_t *account, uint64_t *address)
+{
+	const char *email = json_string_value(json_object_get(r->body_json, "email"));
+	const char *addr = req_env(r, "REMOTE_ADDR");
+	char *low;
+	size_t i;
+
+	if (email == NULL || strlen(email) > 254)
+		return 0;
+	low = arena_strdup(&r->arena, email);
+	for (i = 0; low[i] != '\0'; i++)
+		if (low[i] >= 'A' && low[i] <= 'Z')
+			low[i] = (char)(low[i] - 'A' + 'a');
+	*account = limits_key(LIMITS_LOGIN_ACCOUNT, 0, low);
+	*address = limits_key(LIMITS_LOGIN_ADDRESS, 0, addr != NULL ? addr : "");
+	return 1;
+}
+
+/* Refuses a login before its password is checked while its account or
+ * address must wait; answers 429 itself. */
+static int
+login_gate(struct req *r)
+{
+	uint64_t account, address;
+	long long wait, w2;
+
+	if (!(r->match.route->flags & ROUTE_LOGIN) || !login_keys(r, &account, &address))
+		return 0;
+	wait = limits_login_wait(account, &r->srv->login_account);
+	w2 = limits_login_wait(address, &r->srv->login_address);
+	if (w2 > wait)
+		wait = w2;
+	if (wait <= 0)
+		return 0;
+	api_header(r, "Retry-After: %lld", wait);
+	api_error(r, API_E_RATE_LIMITED, json_pack("{s:s, s:I}", "scope", "login",
+	    "retry_after_seconds", (json_int_t)wait),
+	    "too many failed logins for this account or address; retry in %lld s", wait);
+	return -1;
+}
+
+/* Records the outcome of a login that was checked. */
+static void
+login_done(struct req *r)
+{
+	uint64_t account, address;
+
+	if (!(r->match.route->flags & ROUTE_LOGIN) || !login_keys(r, &account, &address))
+		return;
+	if (r->status == 401) {
+		limits_login_failed(account, &r->srv->login_account);
+		limits_login_failed(address, &r->srv->login_address);
+	} else if (r->status == 200) {
+		limits_login_reset(account);
+	}
 }
 
 static void
@@ -288,37 +437,81 @@ call_handler(struct req *r)
 		api_error(r, API_E_INTERNAL, NULL, "internal error");
 }
 
-/* libfcgi's own printf lacks %zu and friends: headers are formatted
- * with the arena's printf and written as plain strings. */
+/* Appends s to p; returns the new end. */
+static char *
+put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+/* Appends the decimal v (not negative) to p; returns the new end. */
+static char *
+put_num(char *p, long long v)
+{
+	char digits[24];
+	int n = 0;
+
+	if (v < 0)
+		v = 0;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/* The head is assembled without printf (libfcgi's lacks %zu and friends,
+ * and this runs for every request); handlers' extra headers follow the
+ * fixed ones and the rate limit lines. */
 static void
 write_response(struct req *r)
 {
-	char *text = NULL, *head;
+	char head[320], tail[96], *p = head, *text = NULL;
+	const char *body = NULL;
 	size_t len = 0;
 
 	if (!r->responded)
 		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
 	if (r->text != NULL) {
-		head = arena_printf(&r->arena, "Status: %d %s\r\nCache-Control: no-store\r\n"
-		    "%sContent-Type: %s\r\nContent-Length: %zu\r\n\r\n", r->status,
-		    errors_reason(r->status), r->headers != NULL ? r->headers : "",
-		    r->text_type, r->text_len);
-		FCGX_PutS(head, r->fcgi->out);
-		FCGX_PutStr(r->text, (int)r->text_len, r->fcgi->out);
-		return;
-	}
-	if (r->resp != NULL) {
-		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
+		body = r->text;
+		len = r->text_len;
+	} else if (r->resp != NULL) {
+		body = text = json_dumps(r->resp,
+		    JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
 	}
-	head = arena_printf(&r->arena,
-	    "Status: %d %s\r\nCache-Control: no-store\r\n%s%s%zu\r\n\r\n",
-	    r->status, errors_reason(r->status), r->headers != NULL ? r->headers : "",
-	    text != NULL ? "Content-Type: application/json\r\nContent-Length: " :
-	    "Content-Length: ", len);
+	p = put_str(p, "Status: ");
+	p = put_num(p, r->status);
+	p = put_str(p, " ");
+	p = put_str(p, errors_reason(r->status));
+	p = put_str(p, "\r\nCache-Control: no-store\r\n");
+	if (r->rate.limit > 0) {
+		p = put_num(put_str(p, "X-RateLimit-Limit: "), r->rate.limit);
+		p = put_num(put_str(p, "\r\nX-RateLimit-Remaining: "), r->rate.remaining);
+		p = put_num(put_str(p, "\r\nX-RateLimit-Reset: "), r->rate.reset);
+		p = put_str(p, "\r\n");
+	}
+	*p = '\0';
 	FCGX_PutS(head, r->fcgi->out);
-	if (text != NULL)
-		FCGX_PutStr(text, (int)len, r->fcgi->out);
+	if (r->headers != NULL)
+		FCGX_PutS(r->headers, r->fcgi->out);
+	if (r->text != NULL) {
+		/* A type of any length (api_text), so not through tail. */
+		FCGX_PutS("Content-Type: ", r->fcgi->out);
+		FCGX_PutS(r->text_type, r->fcgi->out);
+		p = put_str(tail, "\r\n");
+	} else {
+		p = put_str(tail, text != NULL ? "Content-Type: application/json\r\n" : "");
+	}
+	p = put_num(put_str(p, "Content-Length: "), (long long)len);
+	p = put_str(p, "\r\n\r\n");
+	*p = '\0';
+	FCGX_PutS(tail, r->fcgi->out);
+	if (body != NULL)
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
 	free(text);
 }
 
@@ -377,9 +570,12 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 		    "%s is not allowed on %s; allowed: %s", r.method, r.path, allow);
 	} else if (req_check_params(&r) == 0 && read_body(&r) == 0 &&
 	    (!(r.match.route->flags & ROUTE_BODY) || parse_body(&r) == 0) &&
-	    check_access(&r) == 0) {
+	    check_access(&r) == 0 && rate_gate(&r) == 0 && login_gate(&r) == 0) {
 		call_handler(&r);
+		login_done(&r);
 	}
+	if (!r.limited)
+		rate_gate(&r);
 	write_response(&r);
 	count_request(&r, &t0);
 	json_decref(r.resp);
@@ -442,6 +638,28 @@ supervise(int n)
 	}
 	free(kids);
 	return 0;
+}
+
+static void
+read_limits(struct server *srv)
+{
+	const struct config *c = srv->cfg;
+	unsigned i;
+
+	srv->window = config_int(c, "limits", "window_seconds");
+	srv->address_requests = config_int(c, "limits", "address_requests");
+	srv->webhook_requests = config_int(c, "limits", "webhook_requests");
+	srv->flush_every = config_int(c, "limits", "usage_flush_seconds");
+	srv->login_account.soft = config_int(c, "limits", "login_slow_after");
+	srv->login_account.slow_seconds = config_int(c, "limits", "login_slow_seconds");
+	srv->login_account.hard = config_int(c, "limits", "login_failures");
+	srv->login_account.lockout = config_int(c, "limits", "login_lockout_seconds");
+	srv->login_address = srv->login_account;
+	srv->login_address.soft = 0;
+	srv->login_address.hard = config_int(c, "limits", "login_address_failures");
+	for (i = 0; i < USAGE_NPLANS; i++)
+		usage_plan(c, usage_plans[i], &srv->plans[i]);
+	usage_plan(c, "", &srv->plans[USAGE_NPLANS]);
 }
 
 static int
@@ -507,7 +725,8 @@ main(int argc, char **argv)
 	srv.max_body = config_int(srv.cfg, "api", "max_body_bytes");
 	srv.started = time(NULL);
 	srv.retry_after = (int)config_int(srv.cfg, "api", "retry_after_seconds");
-	if (build_router(&srv) < 0)
+	read_limits(&srv);
+	if (build_router(&srv) < 0 || limits_open(srv.cfg) < 0)
 		goto done;
 	/* Before the fork: without a state file the responders share the
 	 * anonymous mapping made here. */
@@ -555,6 +774,7 @@ main(int argc, char **argv)
 	rc = 0;
 done:
 	arena_free(&arena);
+	limits_close();
 	db_close(srv.db);
 	router_free(srv.rt);
 	stats_close();

@@ -309,27 +309,16 @@ done:
 	return rc < 0 && r->responded ? 0 : rc;
 }
 
+static json_t *
+channel_item(const struct db_res *rows, unsigned i)
+{
+	return channel_json(rows, i, 0);
+}
+
 static int
 channel_list_h(struct req *r)
 {
-	struct db_res *rows;
-	json_t *after, *items, *key = NULL;
-	int limit, rc;
-	unsigned i;
-
-	if (req_page(r, 20, 100, &limit, &after) < 0)
-		return 0;
-	rc = notify_channel_list(r->db, &r->arena, r->who.org_id,
-	    (int64_t)json_integer_value(json_array_get(after, 0)), limit + 1, &rows);
-	json_decref(after);
-	if (rc < 0)
-		return rc;
-	items = json_array();
-	for (i = 0; i < rows->nrows && i < (unsigned)limit; i++)
-		json_array_append_new(items, channel_json(rows, i, 0));
-	if (rows->nrows > (unsigned)limit)
-		key = json_pack("[I]", (json_int_t)db_int(rows, limit - 1, NOTIFY_C_DBID));
-	return api_page(r, items, key);
+	return api_list_by_key(r, notify_channel_list, channel_item, NOTIFY_C_DBID);
 }
 
 static int
@@ -437,24 +426,7 @@ rule_create_h(struct req *r)
 static int
 rule_list_h(struct req *r)
 {
-	struct db_res *rows;
-	json_t *after, *items, *key = NULL;
-	int limit, rc;
-	unsigned i;
-
-	if (req_page(r, 20, 100, &limit, &after) < 0)
-		return 0;
-	rc = notify_rule_list(r->db, &r->arena, r->who.org_id,
-	    (int64_t)json_integer_value(json_array_get(after, 0)), limit + 1, &rows);
-	json_decref(after);
-	if (rc < 0)
-		return rc;
-	items = json_array();
-	for (i = 0; i < rows->nrows && i < (unsigned)limit; i++)
-		json_array_append_new(items, rule_json(rows, i));
-	if (rows->nrows > (unsigned)limit)
-		key = json_pack("[I]", (json_int_t)db_int(rows, limit - 1, NOTIFY_R_DBID));
-	return api_page(r, items, key);
+	return api_list_by_key(r, notify_rule_list, rule_json, NOTIFY_R_DBID);
 }
 
 /* The rule named by the path, or -1 after answering 404. */

@@ -28,15 +28,13 @@ const struct route orgs_routes[] = {
 };
 const size_t orgs_routes_n = sizeof(orgs_routes) / sizeof(orgs_routes[0]);
 
-static const char *const plans[] = {"free", "starter", "professional", "enterprise"};
-
 static int
 valid_plan(const char *p)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(plans) / sizeof(plans[0]); i++)
-		if (strcmp(plans[i], p) == 0)
+	for (i = 0; i < USAGE_NPLANS; i++)
+		if (strcmp(usage_plans[i], p) == 0)
 			return 1;
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include "dagy/flows.h"
 #include "dagy/runs.h"
 #include "dagy/schedules.h"
+#include "dagy/ts.h"
+#include "dagy/usage.h"
 #include "dagy/wake.h"
 
 static int runs_trigger_h(struct req *r);
@@ -84,9 +86,38 @@ fail:
 	return NULL;
 }
 
+/* 429 quota_exceeded naming the quota; the Dagy dialect also carries the
+ * spec's limit, current_usage and reset_at at the top level. A monthly
+ * quota resets with the month, a concurrency one when a run ends. */
+static void
+quota_refused(struct req *r, const struct usage_refusal *why)
+{
+	time_t start, end;
+	char reset[32];
+	int monthly = strncmp(why->quota, "monthly_", 8) == 0;
+
+	usage_month(time(NULL), &start, &end);
+	ts_rfc3339(end, reset);
+	api_header(r, "Retry-After: %lld", monthly ? (long long)(end - time(NULL)) :
+	    (long long)r->srv->retry_after);
+	api_error(r, API_E_QUOTA_EXCEEDED, json_pack("{s:s, s:I, s:I, s:o}", "quota",
+	    why->quota, "limit", (json_int_t)why->limit, "current_usage",
+	    (json_int_t)why->current, "reset_at", monthly ? json_string(reset) : json_null()),
+	    "%s quota of %lld reached (%lld used)%s", why->quota, (long long)why->limit,
+	    (long long)why->current, monthly ? "; it resets at the start of next month" :
+	    "; retry when a run ends");
+	if (r->dialect == DIALECT_DAGY) {
+		json_object_set_new(r->resp, "quota", json_string(why->quota));
+		json_object_set_new(r->resp, "limit", json_integer(why->limit));
+		json_object_set_new(r->resp, "current_usage", json_integer(why->current));
+		json_object_set_new(r->resp, "reset_at", monthly ? json_string(reset) : json_null());
+	}
+}
+
 int
 runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created *out)
 {
+	struct usage_refusal why;
 	struct db_res *v, *d = NULL;
 	struct run_new n;
 	const char *id, *slug;
@@ -125,6 +156,15 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created 
 		return rc;
 	if ((params = bind_params(r, db_val(v, 0, FLOWS_V_SPEC), t->params)) == NULL) {
 		db_rollback(r->db);
+		return 1;
+	}
+	if (t->execute &&
+	    (rc = usage_admit(r->db, &r->arena, api_plan(r), r->who.org_id, &why)) != 0) {
+		json_decref(params);
+		if (rc < 0)
+			return rc;
+		db_rollback(r->db);
+		quota_refused(r, &why);
 		return 1;
 	}
 	n.org_id = r->who.org_id;

@@ -1,4 +1,5 @@
-/* Audit rows: who did what to which object, from where. */
+/* Audit rows: who did what to which object, from where; and the queries
+ * of the audit log API. */
 #include <stdlib.h>
 
 #include "dagy/audit.h"
@@ -8,30 +9,80 @@
 
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_log (public_id, org_id, actor_user_id, actor_email,"
-    " action, target_type, target_id, details, ip)"
-    " VALUES (?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?)";
+    " action, target_type, target_id, details, ip, user_agent)"
+    " VALUES (?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, LEFT(?, 255))";
 
-int
-audit_write_as(struct db *db, int64_t org_id, int64_t user_id,
-    const char *email, const char *ip, const char *action,
-    const char *target_type, const char *target_id, json_t *details)
+static int
+write_row(struct db *db, int64_t org_id, int64_t user_id, const char *email,
+    const char *ip, const char *agent, const char *action, const char *target_type,
+    const char *target_id, json_t *details)
 {
 	char pub[32];
 	char *text = details != NULL ? json_dumps(details, JSON_COMPACT) : NULL;
 	int64_t rc;
 
 	ids_new("audit", pub, sizeof(pub));
-	rc = db_exec(db, SQL_AUDIT_INSERT, "siissssss", pub, org_id, user_id,
-	    email, action, target_type, target_id, text, ip);
+	rc = db_exec(db, SQL_AUDIT_INSERT, "siisssssss", pub, org_id, user_id,
+	    email, action, target_type, target_id, text, ip, agent);
 	free(text);
 	json_decref(details);
 	return rc < 0 ? (int)rc : 0;
 }
 
 int
+audit_write_as(struct db *db, int64_t org_id, int64_t user_id,
+    const char *email, const char *ip, const char *action,
+    const char *target_type, const char *target_id, json_t *details)
+{
+	return write_row(db, org_id, user_id, email, ip, NULL, action, target_type,
+	    target_id, details);
+}
+
+int
 audit_write(struct db *db, const struct principal *who, const char *action,
     const char *target_type, const char *target_id, json_t *details)
 {
-	return audit_write_as(db, who->org_id, who->user_id, who->email, who->ip,
-	    action, target_type, target_id, details);
+	return write_row(db, who->org_id, who->user_id, who->email, who->ip,
+	    who->user_agent, action, target_type, target_id, details);
+}
+
+/* Newest first through (org_id, created_at, id), or through (org_id,
+ * target_type, target_id, created_at, id) for one resource; the other
+ * filters are checked on the rows the index yields. An action matches by
+ * its full name (flow.register) or its verb (register). */
+#define AUDIT_COLS \
+	"SELECT public_id, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ'), actor_email," \
+	" action, target_type, target_id, details, ip, user_agent," \
+	" DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), id FROM audit_log"
+#define AUDIT_FILTERS \
+	" AND (? IS NULL OR actor_email = ?)" \
+	" AND (? IS NULL OR action = ? OR SUBSTRING_INDEX(action, '.', -1) = ?)" \
+	" AND created_at >= ? AND created_at < ?" \
+	" AND (created_at < ? OR (created_at = ? AND id < ?))" \
+	" ORDER BY created_at DESC, id DESC LIMIT ?"
+static const char SQL_BY_ORG[] = AUDIT_COLS " FORCE INDEX (ix_audit_org_time)"
+    " WHERE org_id = ? AND (? IS NULL OR target_type = ?)"
+    " AND (? IS NULL OR target_id = ?)" AUDIT_FILTERS;
+static const char SQL_BY_TARGET[] = AUDIT_COLS " FORCE INDEX (ix_audit_org_target)"
+    " WHERE org_id = ? AND target_type = ? AND target_id = ?" AUDIT_FILTERS;
+
+int
+audit_list(struct db *db, struct arena *a, int64_t org_id,
+    const struct audit_filter *f, const char *after_ts, int64_t after_id,
+    int limit, struct db_res **rows)
+{
+	const char *from = f->from != NULL ? f->from : "1000-01-01 00:00:00";
+	const char *to = f->to != NULL ? f->to : "9999-12-31 23:59:59.999999";
+
+	if (after_ts == NULL) {
+		after_ts = "9999-12-31 23:59:59.999999";
+		after_id = 0;
+	}
+	if (f->type != NULL && f->target != NULL)
+		return db_query(db, a, rows, SQL_BY_TARGET, "isssssssssssii", org_id,
+		    f->type, f->target, f->actor, f->actor, f->action, f->action,
+		    f->action, from, to, after_ts, after_ts, after_id, (int64_t)limit);
+	return db_query(db, a, rows, SQL_BY_ORG, "isssssssssssssii", org_id,
+	    f->type, f->type, f->target, f->target, f->actor, f->actor, f->action,
+	    f->action, f->action, from, to, after_ts, after_ts, after_id, (int64_t)limit);
 }

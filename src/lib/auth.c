@@ -10,6 +10,7 @@
 #include "dagy/crypto.h"
 #include "dagy/db.h"
 #include "dagy/ids.h"
+#include "dagy/limits.h"
 
 #define LOOKUP_LEN 8
 #define SECRET_BYTES 32
@@ -73,7 +74,7 @@ struct cache_slot {
 	int64_t user_id, org_id;
 	int super_admin;
 	uint64_t perms;
-	char email[256], org_public_id[48], org_name[208], role[16];
+	char email[256], org_public_id[48], org_name[208], role[16], plan[32];
 };
 
 static struct cache_slot cache[CACHE_SLOTS];
@@ -143,6 +144,20 @@ auth_scopes_parse(json_t *scopes, uint64_t *mask, const char **bad)
 	return 0;
 }
 
+/* argon2id within the host's bound on concurrent verifications: 0 on a
+ * match, AUTH_EUNAUTH, or AUTH_EBUSY when no slot came free in time. */
+static int
+verify(const char *encoded, const char *secret)
+{
+	int ok;
+
+	if (limits_argon2_enter() < 0)
+		return AUTH_EBUSY;
+	ok = crypto_verify_secret(encoded, secret);
+	limits_argon2_leave();
+	return ok ? 0 : AUTH_EUNAUTH;
+}
+
 /* Splits a bearer credential; returns its kind or CRED_NONE if malformed. */
 static enum cred_kind
 parse_token(const char *t, char lookup[LOOKUP_LEN + 1], const char **secret)
@@ -186,7 +201,7 @@ static const char SQL_TOKEN_ROW[] =
     " AND expires_at > UTC_TIMESTAMP(6)";
 
 /* Each returns: user id, email, super_admin, org id, org public id, org
- * name, role, scope mask. A key acts in the org it was made in unless the
+ * name, role, scope mask, plan. A key acts in the org it was made in unless the
  * request names another org of its user; an access token in the named org
  * or the user's default. */
 #define SQL_WHO_TAIL \
@@ -194,10 +209,10 @@ static const char SQL_TOKEN_ROW[] =
     "  AND m.status = 'active' WHERE c.id = ?"
 #define SQL_WHO_KEY \
     "SELECT u.id, u.email, u.super_admin, o.id, o.public_id, o.name, m.role," \
-    " c.scope_mask FROM api_keys c JOIN users u ON u.id = c.user_id"
+    " c.scope_mask, o.plan FROM api_keys c JOIN users u ON u.id = c.user_id"
 #define SQL_WHO_TOKEN \
     "SELECT u.id, u.email, u.super_admin, o.id, o.public_id, o.name, m.role," \
-    " NULL FROM access_tokens c JOIN users u ON u.id = c.user_id"
+    " NULL, o.plan FROM access_tokens c JOIN users u ON u.id = c.user_id"
 static const char SQL_WHO_KEY_OWN[] =
     SQL_WHO_KEY " LEFT JOIN orgs o ON o.id = c.org_id" SQL_WHO_TAIL;
 static const char SQL_WHO_KEY_ORG[] =
@@ -261,6 +276,7 @@ load_principal(struct db *db, struct arena *a, enum cred_kind kind,
 	copy(slot->org_public_id, sizeof(slot->org_public_id), db_val(r, 0, 4));
 	copy(slot->org_name, sizeof(slot->org_name), db_val(r, 0, 5));
 	copy(slot->role, sizeof(slot->role), db_val(r, 0, 6));
+	copy(slot->plan, sizeof(slot->plan), db_val(r, 0, 8));
 	slot->perms = auth_role_perms(db_val(r, 0, 6));
 	if (kind == CRED_API_KEY)
 		slot->perms &= (uint64_t)strtoull(db_val(r, 0, 7), NULL, 10);
@@ -301,8 +317,8 @@ auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
 	slot = &cache[(sha[0] | sha[1] << 8) % CACHE_SLOTS];
 	if (!(crypto_equal(slot->sha, sha, 32) && slot->cred_id == id &&
 	    now - slot->verified_at < config_int(cfg, "auth", "cache_ttl_seconds"))) {
-		if (!crypto_verify_secret(db_val(res, 0, 1), secret))
-			return AUTH_EUNAUTH;
+		if ((rc = verify(db_val(res, 0, 1), secret)) < 0)
+			return rc;
 		memcpy(slot->sha, sha, 32);
 		slot->cred_id = id;
 		slot->verified_at = now;
@@ -330,6 +346,7 @@ auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
 		p->org_public_id = arena_strdup(a, slot->org_public_id);
 		p->org_name = arena_strdup(a, slot->org_name);
 		p->role = arena_strdup(a, slot->role);
+		p->plan = arena_strdup(a, slot->plan);
 		p->perms = slot->perms;
 	}
 	/* last_used_at is advisory: one write a minute per key and process
@@ -444,19 +461,18 @@ auth_login(struct db *db, const struct config *cfg, struct arena *a,
 	char lookup[LOOKUP_LEN + 1], hash[CRYPTO_HASH_MAX];
 	char *tok = arena_alloc(a, TOKEN_LEN + 1);
 	struct db_res *res;
-	int ok, rc;
+	int rc;
 
 	if ((rc = db_query(db, a, &res, SQL_USER_BY_EMAIL, "s", email)) < 0)
 		return rc;
 	if (res->nrows == 0 || db_val(res, 0, 1) == NULL) {
 		if (dummy[0] == '\0' && crypto_hash_secret(cfg, "x", dummy) < 0)
 			return DB_ERR;
-		crypto_verify_secret(dummy, password);
-		return AUTH_EUNAUTH;
+		rc = verify(dummy, password);
+		return rc == AUTH_EBUSY ? rc : AUTH_EUNAUTH;
 	}
-	ok = crypto_verify_secret(db_val(res, 0, 1), password);
-	if (!ok)
-		return AUTH_EUNAUTH;
+	if ((rc = verify(db_val(res, 0, 1), password)) < 0)
+		return rc;
 	*user_id = db_int(res, 0, 0);
 	if (new_credential(cfg, "at", tok, lookup, hash) < 0)
 		return DB_ERR;

@@ -8,13 +8,23 @@
 #include "config.h"
 #include "dagy/config.h"
 
-enum key_type { K_STR, K_INT };
+enum key_type { K_STR, K_INT, K_NUM }; /* K_NUM: a non-negative decimal */
 
 struct known_key {
 	const char *section, *key;
 	enum key_type type;
 	const char *def;
 };
+
+/* A plan's quotas and rate limits; 0 is unlimited (quotas) or the [limits]
+ * value (rates). */
+#define PLAN_KEYS(p) \
+	{"plan." p, "monthly_runs", K_INT, "0"}, \
+	{"plan." p, "monthly_tasks", K_INT, "0"}, \
+	{"plan." p, "monthly_step_seconds", K_INT, "0"}, \
+	{"plan." p, "concurrent_runs", K_INT, "0"}, \
+	{"plan." p, "key_requests", K_INT, "0"}, \
+	{"plan." p, "org_requests", K_INT, "0"}
 
 static const struct known_key known[] = {
 	{"database", "host", K_STR, "localhost"},
@@ -50,6 +60,33 @@ static const struct known_key known[] = {
 	{"metrics", "state_file", K_STR, ""},
 	{"metrics", "token", K_STR, ""},
 	{"metrics", "window_seconds", K_INT, "300"},
+	{"limits", "state_file", K_STR, ""},
+	{"limits", "window_seconds", K_INT, "60"},
+	{"limits", "key_requests", K_INT, "6000"},
+	{"limits", "org_requests", K_INT, "30000"},
+	{"limits", "address_requests", K_INT, "6000"},
+	{"limits", "webhook_requests", K_INT, "600"},
+	{"limits", "login_slow_after", K_INT, "5"},
+	{"limits", "login_slow_seconds", K_INT, "2"},
+	{"limits", "login_failures", K_INT, "20"},
+	{"limits", "login_address_failures", K_INT, "100"},
+	{"limits", "login_lockout_seconds", K_INT, "900"},
+	{"limits", "argon2_concurrency", K_INT, "0"},
+	{"limits", "argon2_wait_ms", K_INT, "2000"},
+	{"limits", "usage_flush_seconds", K_INT, "10"},
+	PLAN_KEYS("free"),
+	PLAN_KEYS("starter"),
+	PLAN_KEYS("professional"),
+	PLAN_KEYS("enterprise"),
+	{"usage", "price_per_run", K_NUM, "0"},
+	{"usage", "price_per_step_second", K_NUM, "0"},
+	{"usage", "price_per_1000_api_calls", K_NUM, "0"},
+	{"ai", "base_url", K_STR, "https://api.openai.com/v1"},
+	{"ai", "api_key", K_STR, ""},
+	{"ai", "model", K_STR, "gpt-4o-mini"},
+	{"ai", "embedding_model", K_STR, "text-embedding-3-small"},
+	{"ai", "timeout_seconds", K_INT, "120"},
+	{"ai", "max_retries", K_INT, "4"},
 	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"notifications", "max_attempts", K_INT, "6"},
 	{"notifications", "backoff_ms", K_INT, "2000"},
@@ -218,6 +255,12 @@ config_str(const struct config *cfg, const char *section, const char *key)
 	return k != NULL ? k->def : "";
 }
 
+double
+config_num(const struct config *cfg, const char *section, const char *key)
+{
+	return strtod(config_str(cfg, section, key), NULL);
+}
+
 long long
 config_int(const struct config *cfg, const char *section, const char *key)
 {
@@ -254,6 +297,15 @@ config_check(const struct config *cfg, FILE *out)
 			problems++;
 			continue;
 		}
+		if (k->type == K_NUM) {
+			double v = strtod(e->value, &end);
+
+			if (end == e->value || *end != '\0' || !(v >= 0)) {
+				fprintf(out, "%s:%d: [%s] %s must be a non-negative number, not '%s'\n",
+				    cfg->path, e->line, e->section, e->key, e->value);
+				problems++;
+			}
+		}
 		if (k->type == K_INT) {
 			errno = 0;
 			long long v = strtoll(e->value, &end, 10);
@@ -264,6 +316,12 @@ config_check(const struct config *cfg, FILE *out)
 				problems++;
 			}
 		}
+	}
+	if (config_int(cfg, "limits", "window_seconds") < 1 ||
+	    config_int(cfg, "limits", "usage_flush_seconds") < 1) {
+		fprintf(out, "%s: [limits] window_seconds and usage_flush_seconds must be at "
+		    "least 1\n", cfg->path);
+		problems++;
 	}
 	if (strcmp(config_str(cfg, "log", "level"), "debug") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "info") != 0 &&

@@ -8,29 +8,16 @@
 
 #include "dagy/crypto.h"
 #include "dagy/flowspec.h"
-
-struct node_type {
-	const char *name;
-	const char *required[3]; /* config fields that must be non-empty strings */
-};
-
-static const struct node_type node_types[] = {
-	{"shell", {"command"}},
-	{"python_function", {"code"}},
-	{"http_fetch", {"url"}},
-	{"webhook_post", {"url"}},
-	{"approval", {NULL}},
-	{"noop", {NULL}},
-};
+#include "dagy/nodes.h"
 
 static const char *const node_keys[] = {"id", "type", "config", "retries",
 	"retry_delay_seconds", "timeout_seconds", "env", "depends_on", "label",
-	"description", "position", NULL};
+	"description", "position", "node_version", "import_path", NULL};
 
 const char *
 flowspec_types(void)
 {
-	return "shell, python_function, http_fetch, webhook_post, approval, noop";
+	return "the node types of GET /v1/nodes/registry";
 }
 
 static __attribute__((format(printf, 4, 5))) void
@@ -101,17 +88,6 @@ flowspec_env_name(const char *id, char *out)
 	for (i = 0; id[i] != '\0' && i < 79; i++)
 		out[i] = id[i] == '-' ? '_' : (char)toupper((unsigned char)id[i]);
 	out[i] = '\0';
-}
-
-static const struct node_type *
-find_type(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(node_types) / sizeof(node_types[0]); i++)
-		if (strcmp(node_types[i].name, name) == 0)
-			return &node_types[i];
-	return NULL;
 }
 
 /* An optional integer field in [lo, hi]; -1 with err set when it is bad. */
@@ -323,15 +299,55 @@ cmp_node(const void *a, const void *b)
 	    json_string_value(json_object_get(*(json_t *const *)b, "id")));
 }
 
-/* Checks one node's own fields and returns its canonical copy. */
+/* The definition of a node's type: a built-in, or the org's custom node
+ * at the version the node pins (else the current one). NULL for noop,
+ * which has none. -1 with err set when there is no such type. */
+static int
+resolve_type(json_t *node, const char *id, const char *type, json_t *custom,
+    json_t **def, struct flowspec_err *err)
+{
+	json_t *entry, *pin = json_object_get(node, "node_version");
+	char v[32];
+
+	*def = NULL;
+	if (strcmp(type, "noop") == 0)
+		return 0;
+	if ((*def = nodes_builtin(type)) != NULL) {
+		if (pin != NULL) {
+			fail(err, id, "node_version", "applies to custom node types only");
+			return -1;
+		}
+		return 0;
+	}
+	if ((entry = json_object_get(custom, type)) == NULL) {
+		fail(err, id, "type", "'%s' is not a node type this dagy runs (%s)", type,
+		    flowspec_types());
+		return -1;
+	}
+	if (pin == NULL) {
+		*def = json_object_get(entry, "current");
+		return 0;
+	}
+	if (!json_is_integer(pin) ||
+	    (snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(pin)),
+	    (*def = json_object_get(json_object_get(entry, "versions"), v)) == NULL)) {
+		fail(err, id, "node_version", "names no kept version of custom node '%s'", type);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks one node's own fields and returns its canonical copy; *def is
+ * the definition of its type (borrowed, NULL for noop). A custom node's
+ * copy pins the version and import path it was checked against. */
 static json_t *
-check_node(json_t *node, json_t *deps, long long max_timeout,
-    struct flowspec_err *err)
+check_node(json_t *node, json_t *deps, long long max_timeout, json_t *custom,
+    json_t **def, struct flowspec_err *err)
 {
 	const char *id = json_string_value(json_object_get(node, "id"));
 	json_t *type = json_object_get(node, "type"), *config, *env, *out;
-	const struct node_type *t;
 	const char *key;
+	char field[64], reason[256];
 	json_t *v;
 	size_t i;
 
@@ -347,26 +363,16 @@ check_node(json_t *node, json_t *deps, long long max_timeout,
 		fail(err, id, "type", "is required (one of %s)", flowspec_types());
 		return NULL;
 	}
-	if ((t = find_type(json_string_value(type))) == NULL) {
-		fail(err, id, "type", "'%s' is not a node type this dagy runs (%s)",
-		    json_string_value(type), flowspec_types());
+	if (resolve_type(node, id, json_string_value(type), custom, def, err) < 0)
 		return NULL;
-	}
 	config = json_object_get(node, "config");
 	if (config != NULL && !json_is_object(config)) {
 		fail(err, id, "config", "must be an object");
 		return NULL;
 	}
-	for (i = 0; i < 3 && t->required[i] != NULL; i++) {
-		json_t *f = json_object_get(config, t->required[i]);
-		char field[64];
-
-		snprintf(field, sizeof(field), "config.%s", t->required[i]);
-		if (!json_is_string(f) || json_string_length(f) == 0) {
-			fail(err, id, field, "is required for %s nodes and must be a non-empty string",
-			    t->name);
-			return NULL;
-		}
+	if (*def != NULL && nodes_check_config(*def, config, field, reason) < 0) {
+		fail(err, id, field, "%s", reason);
+		return NULL;
 	}
 	if (int_field(node, id, "retries", 0, 100, err) < 0 ||
 	    int_field(node, id, "retry_delay_seconds", 0, 86400, err) < 0 ||
@@ -392,13 +398,151 @@ check_node(json_t *node, json_t *deps, long long max_timeout,
 	for (i = 3; i < 7; i++)
 		if ((v = json_object_get(node, node_keys[i])) != NULL)
 			json_object_set(out, node_keys[i], v);
+	if (*def != NULL && json_object_get(*def, "import_path") != NULL) {
+		json_object_set(out, "node_version", json_object_get(*def, "version"));
+		json_object_set(out, "import_path", json_object_get(*def, "import_path"));
+	}
 	return out;
+}
+
+/* One connection between two nodes: checks it against the connectors at
+ * its ends (nodes_check_connection, as POST /v1/nodes/validate-connection
+ * does), counting what each connector already holds in counts. */
+static int
+check_edge(struct graph *g, json_t **defs, const char *src, const char *dst,
+    const char *src_conn, const char *dst_conn, const char *where, json_t *counts,
+    struct flowspec_err *err)
+{
+	long si = index_of(g, src), di = index_of(g, dst);
+	json_t *errors, *sc, *dc;
+	char ks[200], kd[200];
+	int bad;
+
+	if (defs[si] == NULL || defs[di] == NULL)
+		return 0; /* noop joins anything */
+	errors = json_array();
+	/* First which connectors the edge lands on, then what they hold. */
+	nodes_check_connection(defs[si], src_conn, defs[di], dst_conn, 0, 0, errors, &sc, &dc);
+	json_array_clear(errors);
+	snprintf(ks, sizeof(ks), ">%s\n%s", src, sc != NULL ?
+	    json_string_value(json_object_get(sc, "id")) : "");
+	snprintf(kd, sizeof(kd), "<%s\n%s", dst, dc != NULL ?
+	    json_string_value(json_object_get(dc, "id")) : "");
+	bad = nodes_check_connection(defs[si], src_conn, defs[di], dst_conn,
+	    (long)json_integer_value(json_object_get(counts, ks)),
+	    (long)json_integer_value(json_object_get(counts, kd)), errors, &sc, &dc);
+	if (bad > 0)
+		fail(err, dst, where, "from '%s' is refused: %s", src,
+		    json_string_value(json_array_get(errors, 0)));
+	json_decref(errors);
+	if (bad > 0)
+		return -1;
+	json_object_set_new(counts, ks, json_integer(json_integer_value(json_object_get(counts, ks)) + 1));
+	json_object_set_new(counts, kd, json_integer(json_integer_value(json_object_get(counts, kd)) + 1));
+	return 0;
+}
+
+/* Every edge and depends_on entry against the connectors; then required
+ * inbound connectors that got nothing, and the successors a branch names. */
+static int
+check_edges(struct graph *g, json_t *nodes, json_t *edges, json_t **defs,
+    struct flowspec_err *err)
+{
+	json_t *counts = json_object(), *seen = json_object(), *e, *node, *d, *c;
+	size_t i, k;
+	int rc = -1;
+
+	json_array_foreach(edges, i, e) {
+		const char *src = json_string_value(json_object_get(e, "source"));
+		const char *dst = json_string_value(json_object_get(e, "target"));
+		json_t *sconn = json_object_get(e, "source_connector");
+		json_t *dconn = json_object_get(e, "target_connector");
+		char where[32], pair[200];
+
+		snprintf(where, sizeof(where), "edges[%zu]", i);
+		if ((sconn != NULL && !json_is_string(sconn)) || (dconn != NULL && !json_is_string(dconn))) {
+			fail(err, dst, where, "source_connector and target_connector must be strings");
+			goto done;
+		}
+		snprintf(pair, sizeof(pair), "%s\n%s", src, dst);
+		if (json_object_get(seen, pair) != NULL)
+			continue;
+		json_object_set_new(seen, pair, json_true());
+		if (check_edge(g, defs, src, dst, json_string_value(sconn), json_string_value(dconn),
+		    where, counts, err) < 0)
+			goto done;
+	}
+	json_array_foreach(nodes, i, node) {
+		const char *dst = json_string_value(json_object_get(node, "id"));
+
+		json_array_foreach(json_object_get(node, "depends_on"), k, d) {
+			char pair[200];
+
+			snprintf(pair, sizeof(pair), "%s\n%s", json_string_value(d), dst);
+			if (json_object_get(seen, pair) != NULL)
+				continue;
+			json_object_set_new(seen, pair, json_true());
+			if (check_edge(g, defs, json_string_value(d), dst, NULL, NULL, "depends_on",
+			    counts, err) < 0)
+				goto done;
+		}
+	}
+	for (i = 0; i < g->n; i++) {
+		json_array_foreach(json_object_get(defs[i], "connectors"), k, c) {
+			char key[200];
+
+			if (!json_is_true(json_object_get(c, "required")) ||
+			    strcmp(json_string_value(json_object_get(c, "direction")), "inbound") != 0)
+				continue;
+			snprintf(key, sizeof(key), "<%s\n%s", g->ids[i],
+			    json_string_value(json_object_get(c, "id")));
+			if (json_object_get(counts, key) == NULL) {
+				fail(err, g->ids[i], "depends_on", "needs a connection into its required "
+				    "connector '%s'", json_string_value(json_object_get(c, "id")));
+				goto done;
+			}
+		}
+		if (defs[i] != NULL && strcmp(json_string_value(json_object_get(defs[i], "node_type")),
+		    "branch") == 0) {
+			json_t *config = json_object_get(json_array_get(nodes, i), "config");
+			static const char *const arms[] = {"then", "else"};
+			int a;
+
+			for (a = 0; a < 2; a++)
+				json_array_foreach(json_object_get(config, arms[a]), k, d) {
+					char pair[200], field[32];
+
+					snprintf(pair, sizeof(pair), "%s\n%s", g->ids[i],
+					    json_is_string(d) ? json_string_value(d) : "");
+					snprintf(field, sizeof(field), "config.%s", arms[a]);
+					if (json_object_get(seen, pair) == NULL) {
+						fail(err, g->ids[i], field, "names '%s', which does not depend "
+						    "on this branch", json_is_string(d) ? json_string_value(d) :
+						    "(not a string)");
+						goto done;
+					}
+				}
+		}
+	}
+	rc = 0;
+done:
+	json_decref(counts);
+	json_decref(seen);
+	return rc;
 }
 
 json_t *
 flowspec_canonical(json_t *spec, long long max_timeout, struct flowspec_err *err)
 {
+	return flowspec_canonical_with(spec, max_timeout, NULL, err);
+}
+
+json_t *
+flowspec_canonical_with(json_t *spec, long long max_timeout, json_t *custom,
+    struct flowspec_err *err)
+{
 	struct graph g;
+	json_t **defs = NULL;
 	json_t *out = NULL, *nodes, *edges, *params, **sorted = NULL;
 	const char *key;
 	json_t *v;
@@ -432,15 +576,19 @@ flowspec_canonical(json_t *spec, long long max_timeout, struct flowspec_err *err
 	}
 	nodes = json_array();
 	sorted = calloc(g.n, sizeof(*sorted));
+	defs = calloc(g.n, sizeof(*defs));
 	for (i = 0; i < g.n; i++) {
 		sorted[i] = check_node(json_array_get(json_object_get(spec, "nodes"), i),
-		    g.deps[i], max_timeout, err);
-		if (sorted[i] == NULL) {
-			for (j = 0; j < i; j++)
-				json_decref(sorted[j]);
-			json_decref(nodes);
-			goto done;
-		}
+		    g.deps[i], max_timeout, custom, &defs[i], err);
+		if (sorted[i] == NULL)
+			break;
+	}
+	if (i < g.n || check_edges(&g, json_object_get(spec, "nodes"),
+	    json_object_get(spec, "edges"), defs, err) < 0) {
+		for (j = 0; j < i && j < g.n; j++)
+			json_decref(sorted[j]);
+		json_decref(nodes);
+		goto done;
 	}
 	qsort(sorted, g.n, sizeof(*sorted), cmp_node);
 	edges = json_array();
@@ -462,6 +610,7 @@ flowspec_canonical(json_t *spec, long long max_timeout, struct flowspec_err *err
 	}
 done:
 	free(sorted);
+	free(defs);
 	graph_free(&g);
 	return out;
 }

@@ -1,13 +1,17 @@
-/* http_fetch and webhook_post, run with libcurl in the step's own process
- * (`dagy-worker --builtin`, its job on stdin) so that timeouts, cancels and
- * logs work as for any step.
- * The response body goes to stdout; status_code (and, for http_fetch,
- * body when it is under 64 KiB) become outputs. */
+/* `dagy-worker --builtin`: the process of every built-in node step, its
+ * job on stdin, so that timeouts, cancels and logs work as for any step.
+ * http_fetch and webhook_post are here (libcurl): the response body goes
+ * to stdout; status_code (and, for http_fetch, body when it is under 64
+ * KiB) become outputs, and http_fetch with config.records also writes the
+ * body as the step's records. The other node types go to their category's
+ * file (nodes_*.c) by the table in builtin_main. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "nodes.h"
 #include "worker.h"
 
 #define BODY_OUTPUT_MAX 65536
@@ -15,6 +19,7 @@
 struct sink {
 	char *buf;
 	size_t len;
+	FILE *copy; /* the body for records, or NULL */
 };
 
 static size_t
@@ -24,6 +29,8 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	size_t bytes = size * n;
 
 	fwrite(p, 1, bytes, stdout);
+	if (k->copy != NULL)
+		fwrite(p, 1, bytes, k->copy);
 	if (k->len + bytes <= BODY_OUTPUT_MAX) {
 		k->buf = realloc(k->buf, k->len + bytes + 1);
 		memcpy(k->buf + k->len, p, bytes);
@@ -47,7 +54,8 @@ builtin_http(json_t *job)
 	const char *method = json_string_value(json_object_get(config, "method"));
 	const char *key, *outpath = getenv("DAGY_OUTPUT");
 	struct curl_slist *hdrs = NULL;
-	struct sink sink = {NULL, 0};
+	struct sink sink = {NULL, 0, NULL};
+	char bodypath[1024] = "";
 	char *payload = NULL, errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
 	CURLcode rc;
@@ -68,6 +76,17 @@ builtin_http(json_t *job)
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "dagy-worker");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (!webhook && json_is_true(json_object_get(config, "records"))) {
+		const char *w = getenv("DAGY_WORKDIR");
+
+		snprintf(bodypath, sizeof(bodypath), "%s/%s.body", w != NULL ? w : ".",
+		    json_string_value(json_object_get(job, "step_id")));
+		if ((sink.copy = fopen(bodypath, "w")) == NULL) {
+			fprintf(stderr, "cannot write %s\n", bodypath);
+			curl_easy_cleanup(c);
+			return 1;
+		}
+	}
 	json_object_foreach(json_object_get(config, "headers"), key, v) {
 		char line[1024];
 
@@ -116,7 +135,16 @@ builtin_http(json_t *job)
 	ok = status >= 200 && status < 300 ? 0 : 1;
 	if (ok != 0)
 		fprintf(stderr, "HTTP status %ld\n", status);
+	if (ok == 0 && sink.copy != NULL) {
+		fclose(sink.copy);
+		sink.copy = NULL;
+		ok = ingest_file(job, bodypath, NULL);
+	}
 done:
+	if (sink.copy != NULL)
+		fclose(sink.copy);
+	if (bodypath[0] != '\0')
+		unlink(bodypath);
 	fflush(stderr);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
@@ -140,7 +168,42 @@ builtin_main(void)
 		json_decref(job);
 		return 2;
 	}
-	rc = builtin_http(job);
+	{
+		static const struct {
+			const char *type;
+			int (*fn)(json_t *job);
+		} table[] = {
+			{"http_fetch", builtin_http}, {"webhook_post", builtin_http},
+			{"file_ingest", nodes_ingest}, {"csv_ingest", nodes_ingest},
+			{"inline_records", nodes_ingest},
+			{"schema_validator", nodes_transform}, {"data_normalizer", nodes_transform},
+			{"deduplicator", nodes_transform}, {"filter", nodes_transform},
+			{"map", nodes_transform},
+			{"llm_chat", nodes_llm}, {"llm_map", nodes_llm}, {"llm_classify", nodes_llm},
+			{"llm_embed", nodes_llm},
+			{"chroma_upsert", nodes_vectordb}, {"chroma_query", nodes_vectordb},
+			{"chroma_delete", nodes_vectordb},
+			{"email_send", nodes_notify}, {"slack_post", nodes_notify}, {"pagerduty_event", nodes_notify},
+			{"branch", nodes_control}, {"fan_out", nodes_control},
+			{"python_import", nodes_custom},
+		};
+		json_t *node = json_object_get(job, "node");
+		const char *type = json_string_value(json_object_get(node, "type"));
+		size_t i;
+
+		rc = 2;
+		for (i = 0; type != NULL && i < sizeof(table) / sizeof(table[0]); i++)
+			if (strcmp(table[i].type, type) == 0)
+				break;
+		if (type != NULL && i < sizeof(table) / sizeof(table[0]))
+			rc = table[i].fn(job);
+		else if (json_object_get(node, "import_path") != NULL)
+			rc = nodes_custom(job); /* an organization's custom node type */
+		else
+			fprintf(stderr, "dagy: no built-in node type '%s'\n", type != NULL ? type : "");
+	}
+	fflush(stdout);
+	fflush(stderr);
 	json_decref(job);
 	curl_global_cleanup();
 	return rc;

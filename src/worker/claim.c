@@ -126,6 +126,7 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		    strcmp(s->type, "python_function") == 0 ? SK_PYTHON :
 		    strcmp(s->type, "noop") == 0 ? SK_NOOP :
 		    strcmp(s->type, "approval") == 0 ? SK_APPROVAL : SK_BUILTIN;
+		s->branch = s->kind == SK_BUILTIN && strcmp(s->type, "branch") == 0;
 		s->retries = (int)json_integer_value(json_object_get(node, "retries"));
 		s->retry_delay = json_object_get(node, "retry_delay_seconds") != NULL ?
 		    (int)json_integer_value(json_object_get(node, "retry_delay_seconds")) : 1;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dagy/cmdline.h"
+#include "dagy/config.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
 #include "secretenv.h"
@@ -70,6 +71,23 @@ set_error(struct step *s, const char *fmt, ...)
 	s->error = strdup(buf);
 }
 
+/* Whether a successful branch step lets child c run: a child named in
+ * the arm not taken is skipped; one named in neither arm always runs. */
+static int
+branch_skips(struct step *b, struct step *c)
+{
+	json_t *config = json_object_get(b->node, "config"), *v;
+	const char *taken = json_string_value(json_object_get(b->outputs, "taken"));
+	size_t i;
+
+	if (taken == NULL)
+		return 0;
+	json_array_foreach(json_object_get(config, strcmp(taken, "then") == 0 ? "else" : "then"), i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), c->id) == 0)
+			return 1;
+	return 0;
+}
+
 /* The step's state changed: it is to be recorded, and its run looked at
  * again for steps that may start. */
 static void
@@ -95,7 +113,7 @@ settle(struct step *s)
 
 		if (c->st != ST_PENDING)
 			continue;
-		if (s->st == ST_SUCCESS) {
+		if (s->st == ST_SUCCESS && !(s->branch && branch_skips(s, c))) {
 			if (--c->waiting == 0)
 				r->ready[r->nready++] = c->idx;
 		} else if (!r->cancelling && !r->lost) {
@@ -271,13 +289,31 @@ env_path(char **env)
 	return NULL;
 }
 
-/* The job of a built-in step, on its stdin: a memfd, or -1. */
+/* The job of a built-in step, on its stdin: a memfd, or -1. Besides the
+ * node it holds the outputs of the step's dependencies (where records
+ * nodes find their input) and the [ai] settings, key included, which so
+ * reach the step without passing through its environment or logs. */
 static int
-builtin_job(struct step *s)
+builtin_job(struct worker *w, struct step *s)
 {
-	json_t *job = json_pack("{s:O, s:O, s:s, s:s, s:s, s:i}", "node", s->node,
+	json_t *up = json_object();
+	json_t *job = json_pack("{s:O, s:O, s:s, s:s, s:s, s:i, s:o, s:{s:s, s:s, s:s, s:s,"
+	    " s:I, s:I}}", "node", s->node,
 	    "params", s->run->params, "run_id", s->run->public_id, "flow",
-	    s->run->flow_name, "step_id", s->id, "timeout", s->timeout);
+	    s->run->flow_name, "step_id", s->id, "timeout", s->timeout, "upstream", up,
+	    "ai", "base_url", config_str(w->cfg, "ai", "base_url"),
+	    "api_key", config_str(w->cfg, "ai", "api_key"),
+	    "model", config_str(w->cfg, "ai", "model"),
+	    "embedding_model", config_str(w->cfg, "ai", "embedding_model"),
+	    "timeout_seconds", (json_int_t)config_int(w->cfg, "ai", "timeout_seconds"),
+	    "max_retries", (json_int_t)config_int(w->cfg, "ai", "max_retries"));
+	int k;
+
+	for (k = 0; k < s->ndeps; k++) {
+		struct step *d = &s->run->steps[s->deps[k]];
+
+		json_object_set(up, d->id, d->outputs);
+	}
 	char *text = json_dumps(job, JSON_COMPACT);
 	int fd = memfd_create("dagy-job", MFD_CLOEXEC);
 	size_t len = text != NULL ? strlen(text) : 0;
@@ -363,7 +399,7 @@ start_step(struct worker *w, struct step *s, double now)
 		argv[0] = "dagy-worker";
 		argv[1] = "--builtin";
 		argv[2] = NULL;
-		in = builtin_job(s);
+		in = builtin_job(w, s);
 	}
 	rc = launch_spawn(w->launcher, (uint64_t)(uintptr_t)s, path, argv, env,
 	    s->run->workdir, shcmd, in, out[1], err[1]);
@@ -854,6 +890,9 @@ exec_prepare(struct run *r)
 
 			s->waiting += st != ST_SUCCESS;
 			doomed |= terminal(st) && st != ST_SUCCESS;
+			/* A branch that ended before this claim chose its arm. */
+			doomed |= st == ST_SUCCESS && r->steps[s->deps[k]].branch &&
+			    branch_skips(&r->steps[s->deps[k]], s);
 		}
 		if (doomed) {
 			finish_as(s, ST_SKIPPED);

@@ -3,7 +3,8 @@
  * (UNIQUE (schedule_id, scheduled_for) backs the check). Slots missed
  * while no worker ran follow the schedule's catch-up policy: all (capped
  * at [worker] catchup_max), skip (only the latest) or none. A slot less
- * than misfire_grace_seconds late is on time and fires under any policy. */
+ * than misfire_grace_seconds late is on time and fires under any policy.
+ * A slot over the organization's plan quota is recorded as skipped. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "dagy/runs.h"
 #include "dagy/schedules.h"
 #include "dagy/ts.h"
+#include "dagy/usage.h"
 #include "worker.h"
 
 #define MAX_SLOTS 100000 /* enumerated per firing; older ones are dropped */
@@ -52,7 +54,9 @@ fire_slot(struct worker *w, struct arena *a, const struct db_res *s, unsigned i,
 	int rc;
 
 	ts_sql(slot, 0, slot_sql);
-	if ((rc = sched_slot_taken(w->db, a, sid, slot_sql)) != 0)
+	if ((rc = sched_slot_taken(w->db, a, sid, slot_sql)) != 0 ||
+	    (rc = usage_schedule_gate(w->db, a, w->cfg, db_int(s, i, SCHED_C_ORG_ID), sid,
+	    db_val(s, i, SCHED_C_ID), slot_sql)) != 0)
 		return rc < 0 ? rc : 0;
 	if ((rc = sched_target(w->db, a, sid, &target)) < 0)
 		return rc;

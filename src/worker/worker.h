@@ -40,6 +40,7 @@ struct step {
 	int idx;
 	const char *id, *type;
 	enum step_kind kind;
+	int branch;          /* a branch node: its outputs say which children run */
 	json_t *node;        /* borrowed from run->spec */
 	int *deps, ndeps;
 	int *children, nchildren; /* the steps that depend on this one */
@@ -203,8 +204,8 @@ void deliver_stop(struct worker *w);
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
 int sched_fire(struct worker *w, time_t *next_due);
 
-/* builtin.c: `dagy-worker --builtin`, the process of an http_fetch or
- * webhook_post step: reads its job from stdin; returns the exit status. */
+/* builtin.c: `dagy-worker --builtin`, the process of a built-in or custom
+ * node step: reads its job from stdin; returns the exit status. */
 int builtin_main(void);
 
 #endif

@@ -246,6 +246,9 @@ sub user_key {
 		. "SELECT CONCAT('member_', id), $org_id, id, email, '$role', 'active', UTC_TIMESTAMP(6) "
 		. "FROM users WHERE email = '$email' ON DUPLICATE KEY UPDATE role = '$role'")
 		if $role;
+	# As a real invitation would: a password login lands in this org.
+	$self->sql("UPDATE users SET default_org_id = $org_id WHERE email = '$email' "
+		. "AND default_org_id IS NULL") if $role;
 	my @args = ('key', 'create', '--org', $org, '--user', $email, '--name', "k-$email");
 	push @args, '--scopes', $opt{scopes} if $opt{scopes};
 	($rc, $out) = $self->cli(@args);

@@ -76,6 +76,9 @@ my ($lrc, $lout) = run("lintian --fail-on error --allow-root $deb");
 is($lrc, 0, 'lintian reports no errors') or diag($lout);
 
 # --- doc/install.md step 2: install with MariaDB -----------------------------------------------
+# A package left by an earlier run of this test (with the configuration it
+# edited) would stop dpkg at a conffile prompt: start from none.
+system('dpkg --purge dagy >/dev/null 2>&1');
 must("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $deb mariadb-server lighttpd apache2 >/dev/null",
 	'apt-get install ./dagy_*.deb mariadb-server');
 like(scalar(`getent passwd dagy`), qr/^dagy:/, 'the dagy system user exists');

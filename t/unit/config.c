@@ -14,7 +14,7 @@ main(void)
 	size_t len = 0;
 	int fd;
 
-	plan(10);
+	plan(16);
 	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL)
 		bail("mkstemp");
 	fputs("# comment\n[database]\nname = dagy_test\nport=abc\n"
@@ -30,6 +30,29 @@ main(void)
 	fclose(report);
 	ok(strstr(text, "unknown key 'bogus' in [api]") != NULL, "unknown key named");
 	ok(strstr(text, "port must be a non-negative integer") != NULL, "bad number named");
+	free(text);
+	config_free(cfg);
+	unlink(path);
+
+	/* Limits, plans and prices. */
+	if ((f = fopen(path, "w")) == NULL)
+		bail("fopen");
+	fputs("[limits]\nwindow_seconds = 0\n[plan.starter]\nmonthly_runs = 100\n"
+	    "[plan.gold]\nmonthly_runs = 1\n[usage]\nprice_per_run = 0.25\n"
+	    "price_per_step_second = cheap\n", f);
+	fclose(f);
+	is_int(0, config_load(&cfg, path, err, sizeof(err)), "loads limits");
+	ok(config_num(cfg, "usage", "price_per_run") == 0.25, "a price read");
+	is_int(100, config_int(cfg, "plan.starter", "monthly_runs"), "a plan's quota read");
+	text = NULL;
+	report = open_memstream(&text, &len);
+	is_int(3, config_check(cfg, report), "three problems");
+	fclose(report);
+	ok(strstr(text, "unknown key 'monthly_runs' in [plan.gold]") != NULL &&
+	    strstr(text, "price_per_step_second must be a non-negative number") != NULL,
+	    "an unknown plan and a bad price named");
+	ok(strstr(text, "window_seconds and usage_flush_seconds must be at least 1") != NULL,
+	    "a zero window named");
 	free(text);
 	config_free(cfg);
 	unlink(path);
