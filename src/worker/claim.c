@@ -282,9 +282,18 @@ done:
 	return rc;
 }
 
+/* Only the runs this worker holds: one whose claim committed while the
+ * answer was lost (a database node dying mid-COMMIT) bears its name but is
+ * not held, and must not be kept alive — it is given back instead. */
 static const char SQL_RENEW[] =
-    "UPDATE runs SET lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL ? SECOND"
-    " WHERE worker_id = ? AND status = 'running'";
+    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$')) j"
+    " STRAIGHT_JOIN runs r ON r.id = j.id"
+    " SET r.lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL ? SECOND"
+    " WHERE r.worker_id = ? AND r.status = 'running'";
+static const char SQL_DISOWN[] =
+    "UPDATE runs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL,"
+    " updated_at = UTC_TIMESTAMP(6) WHERE worker_id = ? AND status = 'running'"
+    " AND id NOT IN (SELECT j.id FROM JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$')) j)";
 static const char SQL_WORKER_BEAT[] =
     "INSERT INTO workers (name, host, pid, concurrency) VALUES (?, ?, ?, ?)"
     " ON DUPLICATE KEY UPDATE heartbeat_at = UTC_TIMESTAMP(6)";
@@ -292,11 +301,23 @@ static const char SQL_WORKER_BEAT[] =
 int
 claim_heartbeat(struct worker *w)
 {
-	int64_t rc = db_exec(w->db, SQL_RENEW, "is", (int64_t)w->lease, w->name);
+	json_t *held = json_array();
+	struct run *r;
+	char *list;
+	int64_t rc;
 
+	for (r = w->runs; r != NULL; r = r->next)
+		json_array_append_new(held, json_integer((json_int_t)r->id));
+	list = json_dumps(held, JSON_COMPACT);
+	json_decref(held);
+	rc = db_exec(w->db, SQL_RENEW, "sis", list, (int64_t)w->lease, w->name);
+	if (rc >= 0 && (rc = db_exec(w->db, SQL_DISOWN, "ss", w->name, list)) > 0)
+		log_warn("gave back %lld run(s) bearing this worker's name that it does not "
+		    "hold (a claim whose commit was answered too late)", (long long)rc);
 	if (rc >= 0)
 		rc = db_exec(w->db, SQL_WORKER_BEAT, "ssii", w->name, w->host,
 		    (int64_t)getpid(), (int64_t)w->concurrency);
+	free(list);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -6,6 +6,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempdir);
+use JSON::PP;
 use DagyTest;
 
 my $s = DagyTest->start(workers => 1);
@@ -59,6 +60,16 @@ like(join('', `grep -h 'launcher is gone' @{[ $s->dir ]}/dagy.log`), qr/launcher
 $s->worker_start(2);
 is($s->wait_run($id, 30)->{status}, 'completed', 'the run it gave back completes on a new worker');
 is(scalar(lines("$tmp/headless.pids")), 2, 'its step ran again');
+
+# --- a run bearing the worker's name that it does not hold (a claim whose COMMIT answer was lost)
+$s->flow('ghost', [['one', 'true']]);
+my $ghost = $s->req(POST => '/v1/runs', { flow_name => 'ghost', execute => JSON::PP::false })->{json}{run_id};
+my ($wname) = $s->sql("SELECT name FROM workers ORDER BY heartbeat_at DESC LIMIT 1");
+$s->sql("UPDATE runs SET status = 'running', worker_id = '$wname',"
+	. " lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE public_id = '$ghost'");
+is($s->wait_run($ghost, 15)->{status}, 'completed',
+	'a run claimed under the worker\'s name but not held is given back and runs');
+like(join('', `grep -h 'gave back' @{[ $s->dir ]}/dagy.log`), qr/gave back 1 run/, 'saying so');
 
 # --- a run taken away, and a run deleted, while their steps run ---------------------------------
 $s->flow('taken', [['nap', "echo \$\$ > $tmp/taken.pid; sleep 30"]]);
