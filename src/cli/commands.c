@@ -162,7 +162,7 @@ static int
 show_list(const struct client *c, const char *path, const char *const *fields,
     unsigned nf)
 {
-	json_t *items;
+	json_t *items = NULL;
 	int rc = list_all(c, path, &items);
 
 	if (rc != 0)
