@@ -67,13 +67,17 @@ extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
     notifications_routes[],
-    dagctl_routes[], secrets_routes[], environments_routes[],
+    dagctl_routes[], dagctl_control_routes[], dagctl_team_routes[], dagctl_env_routes[],
+    dagctl_protect_routes[],
+    secrets_routes[], environments_routes[],
     nodes_routes[], usage_routes[], audit_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
     notifications_routes_n,
-    dagctl_routes_n, secrets_routes_n, environments_routes_n,
+    dagctl_routes_n, dagctl_control_routes_n, dagctl_team_routes_n, dagctl_env_routes_n,
+    dagctl_protect_routes_n,
+    secrets_routes_n, environments_routes_n,
     nodes_routes_n, usage_routes_n, audit_routes_n;
 /* GET /metrics (prometheus.c) and GET /v1/openapi.json (openapi.c). */
 extern const struct route prometheus_routes[], openapi_routes[];
@@ -98,6 +102,10 @@ int api_env_guard(struct req *r, const char *env, const char *action);
  * it stays). One that does not exist yet lands in `to`, or with create
  * set in the default environment. As api_env_guard. */
 int api_deploy_guard(struct req *r, const char *name, const char *to, int create);
+/* dagctl's protection of environment env (dagctl_protect.c): *allowed
+ * is 0 when it is protected and the caller is not excepted. 0 or a
+ * db_err. */
+int dagctl_protect_allows(struct req *r, const char *env, int *allowed);
 /* Whether name is an executor dagy accepts (deployments.c). */
 int api_executor_valid(const char *name);
 

@@ -38,6 +38,10 @@ static const struct {
 	{schedules_routes, &schedules_routes_n},
 	{daggle_routes, &daggle_routes_n},
 	{dagctl_routes, &dagctl_routes_n},
+	{dagctl_control_routes, &dagctl_control_routes_n},
+	{dagctl_team_routes, &dagctl_team_routes_n},
+	{dagctl_env_routes, &dagctl_env_routes_n},
+	{dagctl_protect_routes, &dagctl_protect_routes_n},
 	{prometheus_routes, &prometheus_routes_n},
 	{openapi_routes, &openapi_routes_n},
 	{usage_routes, &usage_routes_n},
@@ -259,6 +263,7 @@ check_access(struct req *r)
 		return api_error(r, API_E_FORBIDDEN, NULL,
 		    "these credentials give no access to organization '%s'", org), -1;
 	case DB_EUNAVAIL:
+	case DB_EDEADLOCK:
 		return unavailable(r), -1;
 	case AUTH_EBUSY:
 		return busy(r), -1;
@@ -431,7 +436,10 @@ call_handler(struct req *r)
 		if (rc != DB_EDEADLOCK)
 			break;
 	}
-	if (rc == DB_EUNAVAIL)
+	/* Still deadlocked after the retries: contention, or a Galera node
+	 * outside the primary component, which answers prepared statements
+	 * with lock wait timeouts. Either way later may work: 503. */
+	if (rc == DB_EUNAVAIL || rc == DB_EDEADLOCK)
 		unavailable(r);
 	else
 		api_error(r, API_E_INTERNAL, NULL, "internal error");

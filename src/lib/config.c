@@ -34,6 +34,7 @@ static const struct known_key known[] = {
 	{"database", "password", K_STR, ""},
 	{"database", "name", K_STR, "dagy"},
 	{"database", "connect_timeout", K_INT, "2"},
+	{"database", "read_timeout", K_INT, "60"},
 	{"auth", "argon2_memory_kib", K_INT, "19456"},
 	{"auth", "argon2_iterations", K_INT, "2"},
 	{"auth", "argon2_parallelism", K_INT, "1"},
@@ -92,6 +93,10 @@ static const struct known_key known[] = {
 	{"notifications", "backoff_ms", K_INT, "2000"},
 	{"notifications", "timeout_seconds", K_INT, "10"},
 	{"notifications", "base_url", K_STR, ""},
+	{"projects", "dir", K_STR, "/var/lib/dagy/projects"},
+	{"projects", "poll_seconds", K_INT, "60"},
+	{"projects", "git_timeout_seconds", K_INT, "300"},
+	{"team", "invitation_ttl_hours", K_INT, "168"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},
 };
@@ -321,6 +326,17 @@ config_check(const struct config *cfg, FILE *out)
 	    config_int(cfg, "limits", "usage_flush_seconds") < 1) {
 		fprintf(out, "%s: [limits] window_seconds and usage_flush_seconds must be at "
 		    "least 1\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "projects", "poll_seconds") < 1 ||
+	    config_int(cfg, "projects", "git_timeout_seconds") < 1 ||
+	    config_int(cfg, "team", "invitation_ttl_hours") < 1) {
+		fprintf(out, "%s: [projects] poll_seconds and git_timeout_seconds and [team] "
+		    "invitation_ttl_hours must be at least 1\n", cfg->path);
+		problems++;
+	}
+	if (config_str(cfg, "projects", "dir")[0] != '/') {
+		fprintf(out, "%s: [projects] dir must be an absolute path\n", cfg->path);
 		problems++;
 	}
 	if (strcmp(config_str(cfg, "log", "level"), "debug") != 0 &&

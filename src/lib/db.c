@@ -38,7 +38,12 @@ is_conn_error(unsigned e)
 	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
 	    e == CR_SERVER_LOST_EXTENDED || e == ER_CONNECTION_KILLED ||
 	    e == ER_SERVER_SHUTDOWN || e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
-	    e == CR_COMMANDS_OUT_OF_SYNC;
+	    e == CR_COMMANDS_OUT_OF_SYNC ||
+	    /* A Galera node outside the primary component (or still joining)
+	     * refuses reads with "WSREP has not yet prepared node for
+	     * application use" and writes with "Error while appending
+	     * streaming replication fragment": nothing was committed. */
+	    e == ER_UNKNOWN_COM_ERROR || e == ER_ERROR_DURING_COMMIT;
 }
 
 static int
@@ -51,6 +56,9 @@ map_error(struct db *db, unsigned e, const char *msg)
 		return DB_EFK;
 	/* Unique and foreign keys answer the user; the rest are faults. */
 	db->nerrors++;
+	/* Galera reports a transaction that lost certification to a
+	 * conflicting one from another node as ER_LOCK_DEADLOCK too, at
+	 * COMMIT or at its next statement: retried like any deadlock. */
 	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
 		return DB_EDEADLOCK;
 	if (is_conn_error(e))
@@ -78,7 +86,11 @@ connect_db(struct db *db)
 {
 	const struct config *cfg = db->cfg;
 	unsigned timeout = (unsigned)config_int(cfg, "database", "connect_timeout");
-	unsigned rw_timeout = 60;
+	/* A statement that gets no answer in read_timeout seconds ends the
+	 * connection (DB_EUNAVAIL, then a reconnect). On Galera this bounds
+	 * the wait of a client whose transaction was aborted by a replicated
+	 * one without an answer (doc/scaling.md). */
+	unsigned rw_timeout = (unsigned)config_int(cfg, "database", "read_timeout");
 	const char *sock = config_str(cfg, "database", "socket");
 	MYSQL *m;
 

@@ -68,9 +68,11 @@ b64val(char c)
 	return -1;
 }
 
-/* Decodes unpadded base64url; returns the length or -1. */
+/* Decodes unpadded base64url into out, which holds cap bytes; returns the
+ * length, or -1 on a bad character or when out would overflow (the MAC
+ * part of a token is the client's text, of any length). */
 static long
-unb64(const char *in, size_t n, uint8_t *out)
+unb64(const char *in, size_t n, uint8_t *out, size_t cap)
 {
 	size_t i, o = 0;
 	uint32_t acc = 0;
@@ -84,6 +86,8 @@ unb64(const char *in, size_t n, uint8_t *out)
 		acc = acc << 6 | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
+			if (o == cap)
+				return -1;
 			bits -= 8;
 			out[o++] = (uint8_t)(acc >> bits);
 		}
@@ -104,11 +108,11 @@ page_decode(const struct config *cfg, const char *token)
 		return NULL;
 	n = (size_t)(dot - token);
 	mac(cfg, token, n, m);
-	if (unb64(dot + 1, strlen(dot + 1), given) != MAC_LEN ||
+	if (unb64(dot + 1, strlen(dot + 1), given, sizeof(given)) != MAC_LEN ||
 	    !crypto_equal(m, given, MAC_LEN))
 		return NULL;
-	raw = malloc(n);
-	if ((len = unb64(token, n, raw)) > 0)
+	raw = malloc(n + 1);
+	if ((len = unb64(token, n, raw, n)) > 0)
 		body = json_loadb((const char *)raw, (size_t)len, 0, NULL);
 	if (json_is_object(body) &&
 	    json_integer_value(json_object_get(body, "v")) == CURSOR_VERSION &&

@@ -16,6 +16,7 @@
 #include "dagy/ids.h"
 #include "dagy/log.h"
 #include "dagy/notify.h"
+#include "dagy/projects.h"
 #include "dagy/secrets.h"
 
 #define NONCE_LEN 12
@@ -576,12 +577,19 @@ static const char SQL_ROT_CHANNELS[] =
 static const char SQL_ROT_CHANNELS_SET[] =
     "UPDATE channels SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
 
+static const char SQL_ROT_PROJECTS[] =
+    "SELECT id, org_id, '" PROJECTS_SEAL_SCOPE "', public_id, sealed FROM dagctl_projects"
+    " WHERE sealed IS NOT NULL AND key_id <> ? AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_ROT_PROJECTS_SET[] =
+    "UPDATE dagctl_projects SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
+
 static const struct sealed_table {
 	const char *what, *select, *update;
 } sealed_tables[] = {
 	{"secrets", SQL_ROT_SECRETS, SQL_ROT_SECRETS_SET},
 	{"environment variables", SQL_ROT_VARS, SQL_ROT_VARS_SET},
 	{"notification channels", SQL_ROT_CHANNELS, SQL_ROT_CHANNELS_SET},
+	{"dagctl project credentials", SQL_ROT_PROJECTS, SQL_ROT_PROJECTS_SET},
 };
 
 /* One pass over a table; counts what was re-sealed and what would not

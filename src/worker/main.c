@@ -333,6 +333,10 @@ main(int argc, char **argv)
 		log_syserr("cannot start the sender of alerts");
 		goto done;
 	}
+	if (projects_start(&w) < 0) {
+		log_syserr("cannot start the syncer of projects");
+		goto done;
+	}
 	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
 	rc = run_loop(&w, wake_fd, store_fd);
 	/* Everything recorded, then the runs given back: never the reverse. */
@@ -348,6 +352,7 @@ main(int argc, char **argv)
 	}
 	log_info("worker %s stopped", w.name);
 done:
+	projects_stop(&w);
 	deliver_stop(&w);
 	store_stop(&w);
 	/* Closing its socket lets the launcher go; no step is left by now. */

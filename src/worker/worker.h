@@ -116,6 +116,7 @@ struct worker {
 	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
 	struct recorder *rec;
 	struct sender *sender;
+	struct syncer *syncer;
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
@@ -199,6 +200,11 @@ int deliver_start(struct worker *w);
 /* Deliveries may be due now (the recorder queued some, or the API asked). */
 void deliver_poke(struct worker *w);
 void deliver_stop(struct worker *w);
+
+/* projects.c: the thread that keeps dagctl projects' checkouts in sync
+ * and drives their plans. */
+int projects_start(struct worker *w);
+void projects_stop(struct worker *w);
 
 /* scheduler.c: fires due slots; returns runs created and sets *next_due
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
