@@ -4,6 +4,7 @@
 #define DAGY_AUTH_H
 
 #include <stdint.h>
+#include <time.h>
 #include <jansson.h>
 
 #include "dagy/arena.h"
@@ -57,6 +58,9 @@ struct principal {
 	int64_t user_id;
 	const char *email;
 	int super_admin;
+	int impersonated; /* an impersonation token of a super admin (admin.h) */
+	int org_suspended; /* writes and runs refused, reads allowed */
+	time_t runs_blocked_after; /* 0, or when a failed payment's grace ended */
 	int64_t org_id; /* 0 when the user has no organization yet */
 	const char *org_public_id, *org_name, *role, *plan;
 	uint64_t perms; /* the role's permissions narrowed by the key's scopes */
@@ -89,6 +93,11 @@ int auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
  * organization. */
 int auth_invalidate(struct db *db, const char *email, int64_t user_id);
 
+/* As auth_invalidate for every credential acting in org (its members'
+ * and impersonation tokens): call in the transaction that changes the
+ * org's status, plan or run block. */
+int auth_invalidate_org(struct db *db, int64_t org_id);
+
 /* Creates an API key for user in org; *key_out is the full key, shown once.
  * scopes NULL means the role's full set. The caller owns the transaction. */
 int auth_key_create(struct db *db, const struct config *cfg, struct arena *a,
@@ -110,5 +119,10 @@ int auth_login(struct db *db, const struct config *cfg, struct arena *a,
     const char *email, const char *password, const char **token,
     const char **expires_at, int64_t *user_id);
 int auth_logout(struct db *db, int64_t token_id);
+/* A new access token of super admin user_id acting with owner rights in
+ * org_id only, for ttl seconds; as auth_login. */
+int auth_impersonate(struct db *db, const struct config *cfg, struct arena *a,
+    int64_t user_id, int64_t org_id, int64_t ttl, const char **token,
+    const char **expires_at);
 
 #endif

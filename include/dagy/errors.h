@@ -17,6 +17,10 @@ enum api_err {
 	API_E_SERVICE_UNAVAILABLE,
 	API_E_INTERNAL,
 	API_E_PROTECTED_ENVIRONMENT, /* the spec's 404 for deleting one */
+	API_E_BAD_GATEWAY,           /* an upstream (Stripe) refused or failed */
+	API_E_ORG_SUSPENDED,         /* writes and runs of a suspended org */
+	API_E_BILLING_DISABLED,      /* Stripe is not configured here */
+	API_E_PAYMENT_REQUIRED, /* 402: no credits left (AI Studio) */
 	API_E__MAX
 };
 

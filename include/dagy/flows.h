@@ -25,6 +25,7 @@ struct flow_reg {
 	    *namespace;
 	json_t *tags;      /* may be NULL */
 	json_t *canonical; /* validated spec */
+	const char *code_hash; /* NULL: the spec's hash (artifacts: the object's) */
 };
 
 /* Registers a version (the caller owns the transaction); *row is the new

@@ -25,6 +25,11 @@ enum route_flags {
 	/* A public route keyed by its {token} parameter (webhooks): rate
 	 * limited per token rather than per client address. */
 	ROUTE_LIMIT_TOKEN = 1 << 3,
+	/* The handler reads the body itself from the FastCGI stream, so
+	 * [api] max_body_bytes does not apply (artifact part uploads). */
+	ROUTE_STREAM = 1 << 4,
+	/* The body is raw bytes up to [ai] max_attachment_bytes (uploads). */
+	ROUTE_UPLOAD = 1 << 5,
 };
 
 struct route {

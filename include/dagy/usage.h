@@ -20,6 +20,7 @@ struct config;
 struct usage_plan {
 	int64_t monthly_runs, monthly_tasks, monthly_step_seconds, concurrent_runs;
 	int64_t key_requests, org_requests;
+	int64_t ai_credits; /* AI Studio credits a month ([ai] monthly_credits when 0) */
 };
 
 struct usage_totals {

@@ -54,6 +54,7 @@ struct req {
 	size_t text_len;
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
+	int streamed; /* api_stream_begin wrote the head: nothing more to write */
 	/* the rate limit decision, made once per request */
 	int limited;
 	struct limits_verdict rate;
@@ -66,19 +67,22 @@ struct req {
 extern const struct route login_routes[], users_routes[], api_keys_routes[],
     orgs_routes[], health_routes[], flows_routes[], deployments_routes[],
     drafts_routes[], runs_routes[], schedules_routes[], daggle_routes[],
-    notifications_routes[],
+    notifications_routes[], artifacts_routes[],
     dagctl_routes[], dagctl_control_routes[], dagctl_team_routes[], dagctl_env_routes[],
     dagctl_protect_routes[],
     secrets_routes[], environments_routes[],
-    nodes_routes[], usage_routes[], audit_routes[];
+    nodes_routes[], usage_routes[], audit_routes[], sensors_routes[],
+    billing_routes[], admin_routes[], ui_routes[], aistudio_routes[];
 extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     orgs_routes_n, health_routes_n, flows_routes_n, deployments_routes_n,
     drafts_routes_n, runs_routes_n, schedules_routes_n, daggle_routes_n,
-    notifications_routes_n,
+    notifications_routes_n, artifacts_routes_n,
     dagctl_routes_n, dagctl_control_routes_n, dagctl_team_routes_n, dagctl_env_routes_n,
     dagctl_protect_routes_n,
     secrets_routes_n, environments_routes_n,
-    nodes_routes_n, usage_routes_n, audit_routes_n;
+    nodes_routes_n, usage_routes_n, audit_routes_n, sensors_routes_n,
+    billing_routes_n, admin_routes_n, ui_routes_n, aistudio_routes_n;
+
 /* GET /metrics (prometheus.c) and GET /v1/openapi.json (openapi.c). */
 extern const struct route prometheus_routes[], openapi_routes[];
 extern const size_t prometheus_routes_n, openapi_routes_n;
@@ -151,6 +155,21 @@ typedef int (*api_list_fn)(struct db *db, struct arena *a, int64_t org_id, int64
     int limit, struct db_res **rows);
 int api_list_by_key(struct req *r, api_list_fn list,
     json_t *(*render)(const struct db_res *rows, unsigned i), unsigned keycol);
+/* On a public route, the caller's credentials when it sent any (main.c):
+ * 0 with r->who filled, 1 when it sent none or they do not verify (the
+ * caller is then anonymous), 2 after answering 503 (every credential
+ * check slot of the host busy), or a db_err. */
+int api_optional_auth(struct req *r);
+
+/* Server-Sent Events. api_stream_begin writes a 200 head for
+ * text/event-stream (no caching, no proxy buffering) and marks the
+ * request answered; api_stream_event writes "event: NAME" and one "data:"
+ * line of compact JSON, api_stream_comment a ": text" line (a keep-alive),
+ * each flushed at once. 0, or -1 when the client is gone. */
+int api_stream_begin(struct req *r);
+int api_stream_event(struct req *r, const char *event, json_t *data);
+int api_stream_comment(struct req *r, const char *text);
+
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);
@@ -187,6 +206,10 @@ struct run_trigger {
 	json_t *params, *tags; /* borrowed; may be NULL */
 	int execute;
 	int64_t schedule_id;   /* 0, or the schedule a manual trigger came from */
+	/* Called with the new run's id inside its transaction, before the
+	 * commit (NULL: nothing): 0, or a db_err that undoes the run. */
+	int (*in_txn)(struct req *r, const char *run_id, void *arg);
+	void *in_txn_arg;
 };
 /* What a trigger reports of the run it queued. */
 struct run_created {

@@ -379,6 +379,51 @@ req_name(struct req *r, const char *field, int required, const char **out)
 	return 0;
 }
 
+int
+api_stream_begin(struct req *r)
+{
+	const char *head = arena_printf(&r->arena, "Status: 200 OK\r\n"
+	    "Content-Type: text/event-stream; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n%s\r\n",
+	    r->headers != NULL ? r->headers : "");
+
+	r->streamed = r->responded = 1;
+	r->status = 200;
+	if (FCGX_PutS(head, r->fcgi->out) < 0 || FCGX_FFlush(r->fcgi->out) < 0)
+		return -1;
+	return 0;
+}
+
+/* Writes text and flushes: -1 once the connection is gone (libfcgi then
+ * keeps failing every write of this request). */
+static int
+stream_put(struct req *r, const char *text)
+{
+	if (FCGX_GetError(r->fcgi->out) != 0 || FCGX_PutS(text, r->fcgi->out) < 0 ||
+	    FCGX_FFlush(r->fcgi->out) < 0)
+		return -1;
+	return 0;
+}
+
+int
+api_stream_event(struct req *r, const char *event, json_t *data)
+{
+	char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	/* Compact JSON has no raw newline, so one data line holds it. */
+	rc = stream_put(r, arena_printf(&r->arena, "event: %s\ndata: %s\n\n", event, text));
+	free(text);
+	return rc;
+}
+
+int
+api_stream_comment(struct req *r, const char *text)
+{
+	return stream_put(r, arena_printf(&r->arena, ": %s\n\n", text));
+}
 const struct usage_plan *
 api_plan(struct req *r)
 {

@@ -14,6 +14,8 @@
 #include "api.h"
 #include "config.h"
 #include "dagy/config.h"
+#include "dagy/exceptions.h"
+#include "dagy/ids.h"
 #include "dagy/log.h"
 #include "dagy/stats.h"
 #include "dagy/secrets.h"
@@ -49,7 +51,13 @@ static const struct {
 	{secrets_routes, &secrets_routes_n},
 	{environments_routes, &environments_routes_n},
 	{notifications_routes, &notifications_routes_n},
+	{artifacts_routes, &artifacts_routes_n},
 	{nodes_routes, &nodes_routes_n},
+	{sensors_routes, &sensors_routes_n},
+	{billing_routes, &billing_routes_n},
+	{admin_routes, &admin_routes_n},
+	{ui_routes, &ui_routes_n},
+	{aistudio_routes, &aistudio_routes_n},
 };
 #define NTABLES (sizeof(api_routes) / sizeof(api_routes[0]))
 
@@ -127,14 +135,16 @@ read_body(struct req *r)
 {
 	const char *cl = req_env(r, "CONTENT_LENGTH");
 	long long len = cl != NULL ? strtoll(cl, NULL, 10) : 0;
+	long long max = r->match.route->flags & ROUTE_UPLOAD ?
+	    config_int(r->srv->cfg, "ai", "max_attachment_bytes") : r->srv->max_body;
 	size_t got = 0;
 
 	if (len < 0)
 		len = 0;
-	if (len > r->srv->max_body) {
+	if (len > max) {
 		api_error(r, API_E_PAYLOAD_TOO_LARGE, NULL,
 		    "request body of %lld bytes is over the limit of %lld bytes",
-		    len, r->srv->max_body);
+		    len, max);
 		return -1;
 	}
 	r->body = arena_alloc(&r->arena, (size_t)len + 1);
@@ -225,6 +235,52 @@ busy(struct req *r)
 	    "too many credential checks at once; retry shortly");
 }
 
+/* Answers 500 and records the error as a trace (exceptions.h) with a
+ * request id the client is shown and the context that led to it. */
+static void
+internal_error(struct req *r, int rc, const char *where)
+{
+	char rid[40];
+	const struct route *rt = r->match.route;
+
+	ids_new("req", rid, sizeof(rid));
+	exceptions_record(r->srv->cfg, "dagy-api", rid, "internal error",
+	    json_pack("[{s:s, s:s, s:s?}, {s:s?, s:s?, s:I}, {s:s, s:i, s:s?}]",
+	    "method", r->method, "path", r->path, "route", rt != NULL ? rt->pattern : NULL,
+	    "org_id", r->who.org_public_id, "actor", r->who.email,
+	    "credential_id", (json_int_t)r->who.cred_id,
+	    "where", where, "rc", rc, "db_error", rc == DB_ERR ? db_errmsg(r->db) : NULL),
+	    NULL);
+	log_err("internal error %s on %s %s (%s, rc %d)", rid, r->method, r->path, where, rc);
+	api_header(r, "X-Request-Id: %s", rid);
+	api_error(r, API_E_INTERNAL, json_pack("{s:s}", "request_id", rid),
+	    "internal error (request %s)", rid);
+}
+
+int
+api_optional_auth(struct req *r)
+{
+	const char *tok = bearer(r), *org;
+	int rc;
+
+	if (tok == NULL)
+		return 1;
+	if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0')
+		org = req_env(r, "HTTP_X_ORG_ID");
+	if (org != NULL && *org == '\0')
+		org = NULL;
+	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
+	r->who.ip = req_env(r, "REMOTE_ADDR");
+	r->who.user_agent = req_env(r, "HTTP_USER_AGENT");
+	if (rc == AUTH_EBUSY)
+		return busy(r), 2;
+	if (rc == AUTH_EUNAUTH || rc == AUTH_ENOT_MEMBER) {
+		memset(&r->who, 0, sizeof(r->who));
+		return 1;
+	}
+	return rc;
+}
+
 /* Authenticates and authorises; answers the request itself on failure. */
 static int
 check_access(struct req *r)
@@ -242,8 +298,11 @@ check_access(struct req *r)
 	}
 	if (rt->flags & ROUTE_ORG_FROM_PATH)
 		org = req_param(r, "org_id");
-	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0')
-		org = req_env(r, "HTTP_X_ORG_ID");
+	else if ((org = req_env(r, "HTTP_X_ORGANIZATION_ID")) == NULL || *org == '\0') {
+		/* An impersonation token names its org; the spec's header may too. */
+		if ((org = req_env(r, "HTTP_X_ORG_ID")) == NULL || *org == '\0')
+			org = req_env(r, "HTTP_X_IMPERSONATE_ORG");
+	}
 	if (org != NULL && *org == '\0')
 		org = NULL;
 	rc = auth_authenticate(r->db, r->srv->cfg, &r->arena, tok, org, &r->who);
@@ -268,14 +327,14 @@ check_access(struct req *r)
 	case AUTH_EBUSY:
 		return busy(r), -1;
 	default:
-		return api_error(r, API_E_INTERNAL, NULL, "internal error"), -1;
+		return internal_error(r, rc, "authentication"), -1;
 	}
 	if (rt->perm == PERM_AUTHENTICATED)
 		return 0;
 	if (rt->perm == PERM_SUPER_ADMIN) {
 		if (!r->who.super_admin)
 			return api_error(r, API_E_FORBIDDEN, NULL,
-			    "this needs a super admin"), -1;
+			    "Super admin access required"), -1;
 		return 0;
 	}
 	if (r->who.org_id == 0)
@@ -285,6 +344,32 @@ check_access(struct req *r)
 		return api_error(r, API_E_FORBIDDEN,
 		    json_pack("{s:s}", "permission", auth_perm_name((enum perm)rt->perm)),
 		    "permission '%s' is required", auth_perm_name((enum perm)rt->perm)), -1;
+	return 0;
+}
+
+/* A suspended organization keeps its reads: its writes and runs are
+ * refused here, once, from the status loaded with the credential (a
+ * suspension reloads every cached credential of the org). Super admin,
+ * public and credential-only routes (logout) are exempt. After a failed
+ * payment's grace period only new runs are refused. */
+static int
+suspend_gate(struct req *r)
+{
+	const struct route *rt = r->match.route;
+
+	if (r->who.org_id == 0 || rt->perm >= PERM_PUBLIC)
+		return 0;
+	if (r->who.org_suspended && strcmp(r->method, "GET") != 0 &&
+	    strcmp(r->method, "HEAD") != 0)
+		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
+		    "suspended"), "organization '%s' is suspended: writes and runs are refused,"
+		    " reads still work", r->who.org_public_id), -1;
+	if (rt->perm == PERM_RUNS_TRIGGER && r->who.runs_blocked_after != 0 &&
+	    time(NULL) >= r->who.runs_blocked_after)
+		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
+		    "payment_overdue"), "runs of organization '%s' are suspended: a payment"
+		    " failed and its grace period is over; data and reads are untouched",
+		    r->who.org_public_id), -1;
 	return 0;
 }
 
@@ -427,7 +512,8 @@ call_handler(struct req *r)
 
 	for (attempt = 0; attempt < DEADLOCK_RETRIES; attempt++) {
 		rc = r->match.route->fn(r);
-		if (rc >= 0)
+		/* A stream already sent its head: nothing can be taken back. */
+		if (rc >= 0 || r->streamed)
 			return;
 		db_rollback(r->db);
 		json_decref(r->resp);
@@ -442,7 +528,8 @@ call_handler(struct req *r)
 	if (rc == DB_EUNAVAIL || rc == DB_EDEADLOCK)
 		unavailable(r);
 	else
-		api_error(r, API_E_INTERNAL, NULL, "internal error");
+		internal_error(r, rc, rc == DB_EDEADLOCK ? "transaction (deadlock retries exhausted)" :
+		    "handler");
 }
 
 /* Appends s to p; returns the new end. */
@@ -481,8 +568,10 @@ write_response(struct req *r)
 	const char *body = NULL;
 	size_t len = 0;
 
+	if (r->streamed)
+		return;
 	if (!r->responded)
-		api_error(r, API_E_INTERNAL, NULL, "internal error: no response");
+		internal_error(r, 0, "handler gave no response");
 	if (r->text != NULL) {
 		body = r->text;
 		len = r->text_len;
@@ -576,9 +665,11 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 		api_header(&r, "Allow: %s", allow);
 		api_error(&r, API_E_METHOD_NOT_ALLOWED, NULL,
 		    "%s is not allowed on %s; allowed: %s", r.method, r.path, allow);
-	} else if (req_check_params(&r) == 0 && read_body(&r) == 0 &&
+	} else if (req_check_params(&r) == 0 &&
+	    ((r.match.route->flags & ROUTE_STREAM) || read_body(&r) == 0) &&
 	    (!(r.match.route->flags & ROUTE_BODY) || parse_body(&r) == 0) &&
-	    check_access(&r) == 0 && rate_gate(&r) == 0 && login_gate(&r) == 0) {
+	    check_access(&r) == 0 && suspend_gate(&r) == 0 && rate_gate(&r) == 0 &&
+	    login_gate(&r) == 0) {
 		call_handler(&r);
 		login_done(&r);
 	}

@@ -190,6 +190,7 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created 
 	/* The answer is built from what was written: no read-back. */
 	if ((rc = runs_create(r->db, &r->arena, &n, &id, &slug)) < 0 ||
 	    (t->schedule_id != 0 && (rc = sched_set_last(r->db, t->schedule_id, id)) < 0) ||
+	    (t->in_txn != NULL && (rc = t->in_txn(r, id, t->in_txn_arg)) < 0) ||
 	    (rc = audit_write(r->db, &r->who, "run.trigger", "run", id,
 	    json_pack("{s:s, s:s, s:o}", "flow_name", n.flow_name, "flow_version",
 	    db_val(v, 0, FLOWS_V_VERSION), "environment", api_str_or_null(n.environment)))) < 0 ||

@@ -14,6 +14,7 @@
 #include "dagy/db.h"
 #include "dagy/log.h"
 #include "dagy/migrate.h"
+#include "dagy/objstore.h"
 #include "dagy/secrets.h"
 
 struct cli {
@@ -236,6 +237,15 @@ cmd_config_check(struct cli *c)
 		problems++;
 	} else {
 		secrets_keyring_free(k);
+	}
+	{
+		struct objstore *os;
+
+		if (objstore_open(&os, c->cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			problems++;
+		}
+		objstore_free(os);
 	}
 
 	if (problems > 0) {

@@ -42,6 +42,13 @@ int
 audit_write(struct db *db, const struct principal *who, const char *action,
     const char *target_type, const char *target_id, json_t *details)
 {
+	/* What an impersonation token does is marked as such in every row. */
+	if (who->impersonated) {
+		if (details == NULL)
+			details = json_object();
+		json_object_set_new(details, "impersonated", json_true());
+		json_object_set_new(details, "impersonator", json_string(who->email));
+	}
 	return write_row(db, who->org_id, who->user_id, who->email, who->ip,
 	    who->user_agent, action, target_type, target_id, details);
 }

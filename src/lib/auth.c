@@ -72,7 +72,8 @@ struct cache_slot {
 	int denied; /* the org exists not, or the user is no active member */
 	char org_asked[48]; /* the org the request named, "" for the default */
 	int64_t user_id, org_id;
-	int super_admin;
+	int super_admin, impersonated, org_suspended;
+	time_t runs_blocked_after;
 	uint64_t perms;
 	char email[256], org_public_id[48], org_name[208], role[16], plan[32];
 };
@@ -201,24 +202,34 @@ static const char SQL_TOKEN_ROW[] =
     " AND expires_at > UTC_TIMESTAMP(6)";
 
 /* Each returns: user id, email, super_admin, org id, org public id, org
- * name, role, scope mask, plan. A key acts in the org it was made in unless the
- * request names another org of its user; an access token in the named org
- * or the user's default. */
+ * name, role, scope mask, plan, impersonated, org status, the epoch second
+ * from which the org's runs are blocked (NULL: never). A key acts in the
+ * org it was made in unless the request names another org of its user; an
+ * access token in the named org or the user's default. An impersonation
+ * token (admin.h) acts with owner rights in its org only, without the
+ * super admin flag. */
 #define SQL_WHO_TAIL \
     " LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id" \
     "  AND m.status = 'active' WHERE c.id = ?"
+#define SQL_WHO_ORG_COLS \
+    " o.status, UNIX_TIMESTAMP(o.runs_blocked_after)"
 #define SQL_WHO_KEY \
     "SELECT u.id, u.email, u.super_admin, o.id, o.public_id, o.name, m.role," \
-    " c.scope_mask, o.plan FROM api_keys c JOIN users u ON u.id = c.user_id"
+    " c.scope_mask, o.plan, 0," SQL_WHO_ORG_COLS \
+    " FROM api_keys c JOIN users u ON u.id = c.user_id"
 #define SQL_WHO_TOKEN \
-    "SELECT u.id, u.email, u.super_admin, o.id, o.public_id, o.name, m.role," \
-    " NULL, o.plan FROM access_tokens c JOIN users u ON u.id = c.user_id"
+    "SELECT u.id, u.email, u.super_admin AND c.impersonate_org_id IS NULL," \
+    " o.id, o.public_id, o.name, CASE WHEN c.impersonate_org_id IS NULL THEN m.role" \
+    " WHEN c.impersonate_org_id = o.id THEN 'owner' END," \
+    " NULL, o.plan, c.impersonate_org_id IS NOT NULL," SQL_WHO_ORG_COLS \
+    " FROM access_tokens c JOIN users u ON u.id = c.user_id"
 static const char SQL_WHO_KEY_OWN[] =
     SQL_WHO_KEY " LEFT JOIN orgs o ON o.id = c.org_id" SQL_WHO_TAIL;
 static const char SQL_WHO_KEY_ORG[] =
     SQL_WHO_KEY " LEFT JOIN orgs o ON o.public_id = ?" SQL_WHO_TAIL;
 static const char SQL_WHO_TOKEN_OWN[] =
-    SQL_WHO_TOKEN " LEFT JOIN orgs o ON o.id = u.default_org_id" SQL_WHO_TAIL;
+    SQL_WHO_TOKEN " LEFT JOIN orgs o ON o.id = COALESCE(c.impersonate_org_id,"
+    " u.default_org_id)" SQL_WHO_TAIL;
 static const char SQL_WHO_TOKEN_ORG[] =
     SQL_WHO_TOKEN " LEFT JOIN orgs o ON o.public_id = ?" SQL_WHO_TAIL;
 
@@ -230,6 +241,13 @@ static const char SQL_INVALIDATE_KEYS[] =
 static const char SQL_INVALIDATE_TOKENS[] =
     "UPDATE access_tokens t JOIN users u ON u.id = t.user_id"
     " SET t.authz_gen = t.authz_gen + 1 WHERE u.email = ? OR u.id = ?";
+static const char SQL_INVALIDATE_ORG_KEYS[] =
+    "UPDATE api_keys k JOIN memberships m ON m.user_id = k.user_id"
+    " SET k.authz_gen = k.authz_gen + 1 WHERE m.org_id = ?";
+static const char SQL_INVALIDATE_ORG_TOKENS[] =
+    "UPDATE access_tokens t SET t.authz_gen = t.authz_gen + 1"
+    " WHERE t.impersonate_org_id = ? OR t.user_id IN"
+    " (SELECT m.user_id FROM memberships m WHERE m.org_id = ?)";
 
 int
 auth_invalidate(struct db *db, const char *email, int64_t user_id)
@@ -238,6 +256,16 @@ auth_invalidate(struct db *db, const char *email, int64_t user_id)
 
 	if (rc >= 0)
 		rc = db_exec(db, SQL_INVALIDATE_TOKENS, "si", email, user_id);
+	return rc < 0 ? (int)rc : 0;
+}
+
+int
+auth_invalidate_org(struct db *db, int64_t org_id)
+{
+	int64_t rc = db_exec(db, SQL_INVALIDATE_ORG_KEYS, "i", org_id);
+
+	if (rc >= 0)
+		rc = db_exec(db, SQL_INVALIDATE_ORG_TOKENS, "ii", org_id, org_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -277,6 +305,10 @@ load_principal(struct db *db, struct arena *a, enum cred_kind kind,
 	copy(slot->org_name, sizeof(slot->org_name), db_val(r, 0, 5));
 	copy(slot->role, sizeof(slot->role), db_val(r, 0, 6));
 	copy(slot->plan, sizeof(slot->plan), db_val(r, 0, 8));
+	slot->impersonated = db_int(r, 0, 9) != 0;
+	slot->org_suspended = db_val(r, 0, 10) != NULL &&
+	    strcmp(db_val(r, 0, 10), "suspended") == 0;
+	slot->runs_blocked_after = db_val(r, 0, 11) != NULL ? (time_t)db_int(r, 0, 11) : 0;
 	slot->perms = auth_role_perms(db_val(r, 0, 6));
 	if (kind == CRED_API_KEY)
 		slot->perms &= (uint64_t)strtoull(db_val(r, 0, 7), NULL, 10);
@@ -341,7 +373,10 @@ auth_authenticate(struct db *db, const struct config *cfg, struct arena *a,
 	p->user_id = slot->user_id;
 	p->email = arena_strdup(a, slot->email);
 	p->super_admin = slot->super_admin;
+	p->impersonated = slot->impersonated;
 	if (slot->org_id != 0) {
+		p->org_suspended = slot->org_suspended;
+		p->runs_blocked_after = slot->runs_blocked_after;
 		p->org_id = slot->org_id;
 		p->org_public_id = arena_strdup(a, slot->org_public_id);
 		p->org_name = arena_strdup(a, slot->org_name);
@@ -443,13 +478,34 @@ auth_key_revoke(struct db *db, int64_t org_id, const char *key_id)
 static const char SQL_USER_BY_EMAIL[] =
     "SELECT id, password_hash FROM users WHERE email = ?";
 static const char SQL_TOKEN_INSERT[] =
-    "INSERT INTO access_tokens (lookup_id, secret_hash, user_id, expires_at)"
-    " VALUES (?, ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)";
+    "INSERT INTO access_tokens (lookup_id, secret_hash, user_id, expires_at,"
+    " impersonate_org_id) VALUES (?, ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND,"
+    " NULLIF(?, 0))";
 static const char SQL_TOKEN_EXPIRY[] =
     "SELECT DATE_FORMAT(expires_at, '%Y-%m-%dT%H:%i:%sZ') FROM access_tokens WHERE id = ?";
 static const char SQL_TOKEN_REVOKE[] =
     "UPDATE access_tokens SET revoked_at = UTC_TIMESTAMP(6)"
     " WHERE id = ? AND revoked_at IS NULL";
+
+/* Stores a new access token (impersonating org_id unless 0). */
+static int
+issue_token(struct db *db, struct arena *a, int64_t user_id, int64_t org_id,
+    int64_t ttl, const char *lookup, const char *hash, const char *tok,
+    const char **token, const char **expires_at)
+{
+	struct db_res *res;
+	int rc;
+
+	rc = (int)db_exec(db, SQL_TOKEN_INSERT, "ssiii", lookup, hash, user_id, ttl,
+	    org_id);
+	if (rc < 0)
+		return rc;
+	if ((rc = db_query(db, a, &res, SQL_TOKEN_EXPIRY, "i", db_insert_id(db))) < 0)
+		return rc;
+	*token = tok;
+	*expires_at = db_val(res, 0, 0);
+	return 0;
+}
 
 int
 auth_login(struct db *db, const struct config *cfg, struct arena *a,
@@ -476,15 +532,23 @@ auth_login(struct db *db, const struct config *cfg, struct arena *a,
 	*user_id = db_int(res, 0, 0);
 	if (new_credential(cfg, "at", tok, lookup, hash) < 0)
 		return DB_ERR;
-	rc = (int)db_exec(db, SQL_TOKEN_INSERT, "ssii", lookup, hash, *user_id,
-	    (int64_t)config_int(cfg, "auth", "token_ttl_seconds"));
-	if (rc < 0)
-		return rc;
-	if ((rc = db_query(db, a, &res, SQL_TOKEN_EXPIRY, "i", db_insert_id(db))) < 0)
-		return rc;
-	*token = tok;
-	*expires_at = db_val(res, 0, 0);
-	return 0;
+	return issue_token(db, a, *user_id, 0,
+	    (int64_t)config_int(cfg, "auth", "token_ttl_seconds"), lookup, hash, tok,
+	    token, expires_at);
+}
+
+int
+auth_impersonate(struct db *db, const struct config *cfg, struct arena *a,
+    int64_t user_id, int64_t org_id, int64_t ttl, const char **token,
+    const char **expires_at)
+{
+	char lookup[LOOKUP_LEN + 1], hash[CRYPTO_HASH_MAX];
+	char *tok = arena_alloc(a, TOKEN_LEN + 1);
+
+	if (new_credential(cfg, "at", tok, lookup, hash) < 0)
+		return DB_ERR;
+	return issue_token(db, a, user_id, org_id, ttl, lookup, hash, tok, token,
+	    expires_at);
 }
 
 int

@@ -17,14 +17,19 @@ struct known_key {
 };
 
 /* A plan's quotas and rate limits; 0 is unlimited (quotas) or the [limits]
- * value (rates). */
+ * value (rates); ai_credits is AI Studio's monthly allowance (0: [ai]
+ * monthly_credits). */
 #define PLAN_KEYS(p) \
 	{"plan." p, "monthly_runs", K_INT, "0"}, \
 	{"plan." p, "monthly_tasks", K_INT, "0"}, \
 	{"plan." p, "monthly_step_seconds", K_INT, "0"}, \
 	{"plan." p, "concurrent_runs", K_INT, "0"}, \
 	{"plan." p, "key_requests", K_INT, "0"}, \
-	{"plan." p, "org_requests", K_INT, "0"}
+	{"plan." p, "org_requests", K_INT, "0"}, \
+	{"plan." p, "stripe_price_id", K_STR, ""}, \
+	{"plan." p, "display_name", K_STR, ""}, \
+	{"plan." p, "monthly_cost_usd", K_NUM, "0"}, \
+	{"plan." p, "ai_credits", K_INT, "0"}
 
 static const struct known_key known[] = {
 	{"database", "host", K_STR, "localhost"},
@@ -88,11 +93,54 @@ static const struct known_key known[] = {
 	{"ai", "embedding_model", K_STR, "text-embedding-3-small"},
 	{"ai", "timeout_seconds", K_INT, "120"},
 	{"ai", "max_retries", K_INT, "4"},
+	{"ai", "api_key_secret", K_STR, ""},
+	{"ai", "model_fast", K_STR, ""},
+	{"ai", "model_standard", K_STR, ""},
+	{"ai", "model_advanced", K_STR, ""},
+	{"ai", "default_tier", K_STR, "standard"},
+	{"ai", "monthly_credits", K_INT, "200"},
+	{"ai", "max_turns_per_session", K_INT, "50"},
+	{"ai", "max_attachments_per_session", K_INT, "10"},
+	{"ai", "max_attachment_bytes", K_INT, "26214400"},
+	{"ai", "attachment_text_max_chars", K_INT, "20000"},
+	{"ai", "history_max_messages", K_INT, "20"},
+	{"ai", "attachments_dir", K_STR, "/var/lib/dagy/attachments"},
+	{"ai", "upload_ttl_seconds", K_INT, "900"},
+	{"ai", "extract_timeout_seconds", K_INT, "30"},
 	{"secrets", "key_file", K_STR, SYSCONFDIR "/dagy/secrets.key"},
 	{"notifications", "max_attempts", K_INT, "6"},
 	{"notifications", "backoff_ms", K_INT, "2000"},
 	{"notifications", "timeout_seconds", K_INT, "10"},
 	{"notifications", "base_url", K_STR, ""},
+	{"sensors", "webhook_max_body_bytes", K_INT, "262144"},
+	{"sensors", "poll_max_body_bytes", K_INT, "1048576"},
+	{"storage", "backend", K_STR, "auto"},
+	{"storage", "dir", K_STR, "/var/lib/dagy/store"},
+	{"storage", "endpoint", K_STR, ""},
+	{"storage", "region", K_STR, "us-east-1"},
+	{"storage", "bucket", K_STR, ""},
+	{"storage", "prefix", K_STR, "dagy/"},
+	{"storage", "addressing", K_STR, "auto"},
+	{"storage", "access_key", K_STR, ""},
+	{"storage", "secret_key", K_STR, ""},
+	{"storage", "timeout_seconds", K_INT, "60"},
+	{"storage", "retries", K_INT, "3"},
+	{"storage", "upload_expiry_seconds", K_INT, "3600"},
+	{"storage", "upload_secret", K_STR, ""},
+	{"storage", "max_artifact_bytes", K_INT, "1073741824"},
+	{"storage", "verify_part_md5", K_INT, "1"},
+	{"billing", "stripe_secret_key", K_STR, ""},
+	{"billing", "stripe_secret_key_file", K_STR, ""},
+	{"billing", "webhook_secret", K_STR, ""},
+	{"billing", "stripe_api_base", K_STR, "https://api.stripe.com"},
+	{"billing", "timeout_seconds", K_INT, "20"},
+	{"billing", "webhook_tolerance_seconds", K_INT, "300"},
+	{"billing", "payment_grace_seconds", K_INT, "604800"},
+	{"admin", "exceptions_dir", K_STR, "/var/lib/dagy/exceptions"},
+	{"admin", "download_secret", K_STR, ""},
+	{"admin", "download_ttl_seconds", K_INT, "300"},
+	{"admin", "public_url", K_STR, ""},
+	{"admin", "impersonation_ttl_seconds", K_INT, "3600"},
 	{"projects", "dir", K_STR, "/var/lib/dagy/projects"},
 	{"projects", "poll_seconds", K_INT, "60"},
 	{"projects", "git_timeout_seconds", K_INT, "300"},
@@ -102,7 +150,7 @@ static const struct known_key known[] = {
 };
 
 /* Sections reserved for later modules: any key is accepted there. */
-static const char *const open_sections[] = {"secrets", "s3", "billing"};
+static const char *const open_sections[] = {"secrets", "s3"};
 
 struct entry {
 	char *section, *key, *value;
@@ -354,6 +402,22 @@ config_check(const struct config *cfg, FILE *out)
 	if (*config_str(cfg, "metrics", "token") != '\0' &&
 	    strlen(config_str(cfg, "metrics", "token")) < 16) {
 		fprintf(out, "%s: [metrics] token must be at least 16 characters\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "sensors", "webhook_max_body_bytes") < 1 ||
+	    config_int(cfg, "sensors", "poll_max_body_bytes") < 1) {
+		fprintf(out, "%s: [sensors] webhook_max_body_bytes and poll_max_body_bytes "
+		    "must be at least 1\n", cfg->path);
+		problems++;
+	}
+	if (strcmp(config_str(cfg, "ai", "default_tier"), "fast") != 0 &&
+	    strcmp(config_str(cfg, "ai", "default_tier"), "standard") != 0 &&
+	    strcmp(config_str(cfg, "ai", "default_tier"), "advanced") != 0) {
+		fprintf(out, "%s: [ai] default_tier must be fast, standard or advanced\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "ai", "max_attachment_bytes") > 26214400) {
+		fprintf(out, "%s: [ai] max_attachment_bytes is at most 26214400 (25 MB)\n", cfg->path);
 		problems++;
 	}
 	return problems;

@@ -18,6 +18,10 @@ static const struct {
 	[API_E_SERVICE_UNAVAILABLE] = {503, "service_unavailable"},
 	[API_E_INTERNAL] = {500, "internal_error"},
 	[API_E_PROTECTED_ENVIRONMENT] = {404, "protected_environment"},
+	[API_E_BAD_GATEWAY] = {502, "bad_gateway"},
+	[API_E_ORG_SUSPENDED] = {403, "org_suspended"},
+	[API_E_BILLING_DISABLED] = {409, "billing_not_configured"},
+	[API_E_PAYMENT_REQUIRED] = {402, "insufficient_credits"},
 };
 
 int
@@ -42,13 +46,16 @@ errors_reason(int status)
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}

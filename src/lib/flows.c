@@ -65,7 +65,10 @@ flows_register(struct db *db, struct arena *a, int64_t org_id,
 	if (strcmp(status, "active") == 0 &&
 	    (rc = db_exec(db, SQL_DEACTIVATE, "i", flow_id)) < 0)
 		return (int)rc;
-	flowspec_hash(reg->canonical, hash);
+	if (reg->code_hash != NULL)
+		snprintf(hash, sizeof(hash), "%s", reg->code_hash);
+	else
+		flowspec_hash(reg->canonical, hash);
 	spec = json_dumps(reg->canonical, JSON_COMPACT | JSON_SORT_KEYS);
 	tags = reg->tags != NULL ? json_dumps(reg->tags, JSON_COMPACT) : NULL;
 	rc = db_exec(db, SQL_VERSION_INSERT, "iisisssssssss", flow_id, org_id,

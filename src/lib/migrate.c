@@ -19,6 +19,8 @@ static const char SQL_CURRENT[] =
     "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 static const char SQL_RECORD[] =
     "INSERT INTO schema_migrations (version, name) VALUES (?, ?)";
+static const char SQL_APPLIED[] =
+    "SELECT 1 FROM schema_migrations WHERE version = ?";
 
 int
 migrate_current(struct db *db)
@@ -76,8 +78,20 @@ migrate_run(struct db *db, FILE *out)
 	}
 	for (i = 0; i < migrations_n; i++) {
 		const struct migration *m = &migrations[i];
+		struct arena a = {0};
+		struct db_res *res;
+		int have;
 
-		if (m->version <= (unsigned)cur)
+		/* Each one not yet recorded, not only those above the highest:
+		 * migrations written side by side can land out of order. */
+		if (db_query(db, &a, &res, SQL_APPLIED, "i", (int64_t)m->version) < 0) {
+			arena_free(&a);
+			fprintf(out, "cannot read schema version: %s\n", db_errmsg(db));
+			return -1;
+		}
+		have = res->nrows > 0;
+		arena_free(&a);
+		if (have)
 			continue;
 		fprintf(out, "applying %03u_%s\n", m->version, m->name);
 		if (apply(db, m->sql, out) < 0 ||

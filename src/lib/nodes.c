@@ -60,6 +60,23 @@ static const struct builtin builtins[] = {
 	    "Records written into the flow itself", "records static json seed",
 	    {C_TRIGGER_IN, C_DATA_OUT},
 	    {"records array ! Records"}},
+	{"s3_ingest", "S3 Ingest", "ingestion", "CloudDownload", "blue",
+	    "Read files from Amazon S3 (or an S3-compatible store) into the workspace",
+	    "s3 aws bucket object download storage",
+	    {"in trigger_in Trigger trigger|any zero_or_one",
+	     "out data_out Data dataframe|json|string zero_or_many"},
+	    {"bucket string ! Bucket", "key string - Object key", "prefix string - Key prefix",
+	     "path string - Directory in the workspace (default: its top)",
+	     "endpoint string - Endpoint (default: AWS)", "region string - Region",
+	     "addressing enum:auto|path|virtual - Addressing"}},
+	{"s3_write", "S3 Write", "ingestion", "CloudUpload", "blue",
+	    "Upload a file, or a directory's files, from the workspace to S3",
+	    "s3 aws bucket object upload storage",
+	    {C_TRIGGER_IN, C_DONE_OUT},
+	    {"bucket string ! Bucket", "path string ! File or directory in the workspace",
+	     "key string - Object key (one file)", "prefix string - Key prefix",
+	     "endpoint string - Endpoint (default: AWS)", "region string - Region",
+	     "addressing enum:auto|path|virtual - Addressing"}},
 	{"schema_validator", "Schema Validator", "transform", "ShieldCheck", "green",
 	    "Validate records against a JSON Schema (draft 2020-12)",
 	    "json schema validate quality",
@@ -403,6 +420,25 @@ check_builtin(const char *type, json_t *config, char field[64], char reason[256]
 		if (u == NULL || (strncmp(u, "smtp://", 7) != 0 && strncmp(u, "smtps://", 8) != 0)) {
 			snprintf(field, 64, "config.smtp_url");
 			snprintf(reason, 256, "must start with smtp:// or smtps://");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(type, "s3_ingest") == 0 || strcmp(type, "s3_write") == 0) {
+		const char *path = json_string_value(json_object_get(config, "path"));
+
+		if ((json_object_get(config, "key") == NULL) ==
+		    (json_object_get(config, "prefix") == NULL)) {
+			snprintf(field, 64, "config.key");
+			snprintf(reason, 256, "give one of key and prefix");
+			return -1;
+		}
+		/* The step's files stay in its workspace. */
+		if (path != NULL && (*path == '/' || strcmp(path, "..") == 0 ||
+		    strncmp(path, "../", 3) == 0 || strstr(path, "/../") != NULL ||
+		    (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))) {
+			snprintf(field, 64, "config.path");
+			snprintf(reason, 256, "must be relative to the workspace, without '..'");
 			return -1;
 		}
 		return 0;

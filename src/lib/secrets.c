@@ -18,6 +18,7 @@
 #include "dagy/notify.h"
 #include "dagy/projects.h"
 #include "dagy/secrets.h"
+#include "dagy/sensors.h"
 
 #define NONCE_LEN 12
 #define TAG_LEN 16
@@ -577,6 +578,12 @@ static const char SQL_ROT_CHANNELS[] =
 static const char SQL_ROT_CHANNELS_SET[] =
     "UPDATE channels SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
 
+static const char SQL_ROT_SENSORS[] =
+    "SELECT id, org_id, '" SENSORS_SEAL_SCOPE "', public_id, sealed FROM sensors"
+    " WHERE sealed IS NOT NULL AND key_id <> ? AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_ROT_SENSORS_SET[] =
+    "UPDATE sensors SET sealed = ?, key_id = ? WHERE id = ? AND sealed = ?";
+
 static const char SQL_ROT_PROJECTS[] =
     "SELECT id, org_id, '" PROJECTS_SEAL_SCOPE "', public_id, sealed FROM dagctl_projects"
     " WHERE sealed IS NOT NULL AND key_id <> ? AND id > ? ORDER BY id LIMIT ?";
@@ -589,6 +596,7 @@ static const struct sealed_table {
 	{"secrets", SQL_ROT_SECRETS, SQL_ROT_SECRETS_SET},
 	{"environment variables", SQL_ROT_VARS, SQL_ROT_VARS_SET},
 	{"notification channels", SQL_ROT_CHANNELS, SQL_ROT_CHANNELS_SET},
+	{"sensors", SQL_ROT_SENSORS, SQL_ROT_SENSORS_SET},
 	{"dagctl project credentials", SQL_ROT_PROJECTS, SQL_ROT_PROJECTS_SET},
 };
 

@@ -21,6 +21,8 @@ usage_plan(const struct config *cfg, const char *plan, struct usage_plan *p)
 	p->monthly_tasks = config_int(cfg, sec, "monthly_tasks");
 	p->monthly_step_seconds = config_int(cfg, sec, "monthly_step_seconds");
 	p->concurrent_runs = config_int(cfg, sec, "concurrent_runs");
+	if ((p->ai_credits = config_int(cfg, sec, "ai_credits")) <= 0)
+		p->ai_credits = config_int(cfg, "ai", "monthly_credits");
 	if ((p->key_requests = config_int(cfg, sec, "key_requests")) <= 0)
 		p->key_requests = config_int(cfg, "limits", "key_requests");
 	if ((p->org_requests = config_int(cfg, sec, "org_requests")) <= 0)

@@ -176,6 +176,7 @@ builtin_main(void)
 			{"http_fetch", builtin_http}, {"webhook_post", builtin_http},
 			{"file_ingest", nodes_ingest}, {"csv_ingest", nodes_ingest},
 			{"inline_records", nodes_ingest},
+			{"s3_ingest", nodes_s3}, {"s3_write", nodes_s3},
 			{"schema_validator", nodes_transform}, {"data_normalizer", nodes_transform},
 			{"deduplicator", nodes_transform}, {"filter", nodes_transform},
 			{"map", nodes_transform},

@@ -16,8 +16,12 @@
 #include "dagy/notify.h"
 #include "worker.h"
 
+/* Runs of a suspended org, or of one whose failed payment's grace period
+ * is over, stay queued (doc/admin.md, doc/billing.md). */
 static const char SQL_PICK[] =
-    "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT ?"
+    "SELECT id FROM runs WHERE status = 'queued' AND NOT EXISTS (SELECT 1 FROM orgs o"
+    " WHERE o.id = runs.org_id AND (o.status = 'suspended'"
+    " OR o.runs_blocked_after <= UTC_TIMESTAMP(6))) ORDER BY id LIMIT ?"
     " FOR UPDATE SKIP LOCKED";
 static const char SQL_TAKE[] =
     "UPDATE runs SET status = 'running', worker_id = ?,"
@@ -266,6 +270,8 @@ claim_runs(struct worker *w, int max)
 		*tail = loaded[i];
 		w->nruns++;
 		loaded[i]->old_workdir = mkdir(loaded[i]->workdir, 0700) < 0 && errno == EEXIST;
+		/* The deployed code, if the version has an artifact (artifacts.c). */
+		artifacts_fetch_run(w, loaded[i]);
 		log_info("claimed run %s (%s, %d steps)", loaded[i]->public_id,
 		    loaded[i]->flow_name, loaded[i]->nsteps);
 	}

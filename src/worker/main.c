@@ -17,6 +17,7 @@
 #include "config.h"
 #include "dagy/config.h"
 #include "dagy/db.h"
+#include "dagy/exceptions.h"
 #include "dagy/log.h"
 #include "dagy/secrets.h"
 #include "dagy/wake.h"
@@ -221,8 +222,10 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 						w->stopping = 1;
 						stop_deadline = now + grace;
 					}
-				while (waitpid(-1, NULL, WNOHANG) > 0)
-					;
+				/* Only the launcher is ours to reap: threads that run
+				 * children of their own (git, for projects) wait for
+				 * them themselves. */
+				waitpid(w->launcher_pid, NULL, WNOHANG);
 			} else if (tag == &tag_store) {
 				store_collected(w);
 			} else if (tag == &tag_wake) {
@@ -240,6 +243,10 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 				if (got < 0 && !lost_launcher) {
 					log_err("the step launcher is gone: killing running steps "
 					    "and giving their runs back");
+					exceptions_record(w->cfg, "dagy-worker", w->name,
+					    "the step launcher died", json_pack("{s:i, s:i}",
+					    "launcher_pid", (int)w->launcher_pid, "running", w->running),
+					    NULL);
 					epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->launcher, NULL);
 					exec_abandon_all(w);
 					w->stopping = lost_launcher = 1;
@@ -337,6 +344,10 @@ main(int argc, char **argv)
 		log_syserr("cannot start the syncer of projects");
 		goto done;
 	}
+	if (sensors_start(&w) < 0) {
+		log_syserr("cannot start the poller of sensors");
+		goto done;
+	}
 	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
 	rc = run_loop(&w, wake_fd, store_fd);
 	/* Everything recorded, then the runs given back: never the reverse. */
@@ -352,6 +363,7 @@ main(int argc, char **argv)
 	}
 	log_info("worker %s stopped", w.name);
 done:
+	sensors_stop(&w);
 	projects_stop(&w);
 	deliver_stop(&w);
 	store_stop(&w);

@@ -21,6 +21,7 @@ int nodes_vectordb(json_t *job);
 int nodes_notify(json_t *job);
 int nodes_control(json_t *job);
 int nodes_custom(json_t *job);
+int nodes_s3(json_t *job);
 
 /* nodes_ingest.c: a JSON Lines file, or a JSON document (format "json",
  * or NULL: by its first character), as the step's records. */

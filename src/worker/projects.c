@@ -5,14 +5,16 @@
  * opens a plan when the branch moved, and drives plans: an explain run
  * in a worktree of the new commit, and after approval the execute run,
  * whose success moves the checkout the project's jobs run in. git runs
- * as a child process with a timeout; its exit status comes back over a
- * pipe because the main loop reaps every child. */
+ * as a child process with a timeout, its exit status written to fd 3 by
+ * the shell around it; this thread reaps it (the worker's loop reaps only
+ * its launcher). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,8 @@ run(struct syncer *s, struct arena *a, const char *dir, const char *const *argv,
 	}
 	rc = nst > 0 ? atoi(st) : -1;
 done:
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
 	if (po[0] >= 0)
 		close(po[0]);
 	if (po[1] >= 0)

@@ -15,6 +15,7 @@
 
 #include "dagy/arena.h"
 #include "dagy/db.h"
+#include "dagy/exceptions.h"
 #include "dagy/log.h"
 #include "dagy/notify.h"
 #include "worker.h"
@@ -104,6 +105,7 @@ struct recorder {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct db *db;
+	const struct config *cfg;
 	const char *name;
 	struct batch *todo, *done;  /* one batch at a time in each slot */
 	int quit, give_up;
@@ -432,6 +434,11 @@ recorder_main(void *arg)
 
 			if (b->rc != DB_EDEADLOCK && time(NULL) - warned >= 10) {
 				log_warn("recording execution failed: %s; retrying", db_errmsg(rec->db));
+				/* An outage is no internal error; anything else is. */
+				if (b->rc != DB_EUNAVAIL)
+					exceptions_record(rec->cfg, "dagy-worker", rec->name,
+					    "recording execution failed", json_pack("{s:i, s:s}",
+					    "rc", b->rc, "db_error", db_errmsg(rec->db)), NULL);
 				warned = time(NULL);
 			}
 			pthread_mutex_lock(&rec->mu);
@@ -462,6 +469,7 @@ store_start(struct worker *w)
 	if (rec == NULL)
 		return -1;
 	rec->name = w->name;
+	rec->cfg = w->cfg;
 	pthread_mutex_init(&rec->mu, NULL);
 	pthread_cond_init(&rec->cv, NULL);
 	if ((rec->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||

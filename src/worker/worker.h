@@ -117,6 +117,7 @@ struct worker {
 	struct recorder *rec;
 	struct sender *sender;
 	struct syncer *syncer;
+	struct poller *poller;
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
@@ -205,6 +206,9 @@ void deliver_stop(struct worker *w);
  * and drives their plans. */
 int projects_start(struct worker *w);
 void projects_stop(struct worker *w);
+/* sensors.c: the poller thread of polling sensors. */
+int sensors_start(struct worker *w);
+void sensors_stop(struct worker *w);
 
 /* scheduler.c: fires due slots; returns runs created and sets *next_due
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
@@ -213,5 +217,10 @@ int sched_fire(struct worker *w, time_t *next_due);
 /* builtin.c: `dagy-worker --builtin`, the process of a built-in or custom
  * node step: reads its job from stdin; returns the exit status. */
 int builtin_main(void);
+
+/* artifacts.c: unpacks the artifact of r's flow version, if it has one,
+ * into r->workdir before any step starts. 0, or -1 after logging why
+ * (the steps then run without the code). */
+int artifacts_fetch_run(struct worker *w, struct run *r);
 
 #endif

@@ -10,7 +10,7 @@ my $s = DagyTest->start(workers => 0);
 my $r;
 
 # --- built-ins ---------------------------------------------------------------------------
-my %expect = (ingestion => 4, transform => 5, llm => 4, vectordb => 3, notification => 4,
+my %expect = (ingestion => 6, transform => 5, llm => 4, vectordb => 3, notification => 4,
 	custom => 3, control_flow => 3);
 my $total = 0;
 $total += $_ for values %expect;
@@ -23,10 +23,9 @@ my %types = map { $_->{node_type} => $_ } @{ $r->{json}{items} };
 for my $t (qw(http_fetch file_ingest csv_ingest inline_records schema_validator data_normalizer
 	deduplicator filter map llm_chat llm_map llm_classify llm_embed webhook_post slack_post
 	pagerduty_event shell python_function python_import branch fan_out approval chroma_upsert chroma_query
-	chroma_delete email_send)) {
+	chroma_delete email_send s3_ingest s3_write)) {
 	ok($types{$t}, "lists $t");
 }
-ok(!$types{s3_ingest}, 's3_ingest is not listed (the S3 store is not built here)');
 my $bad = 0;
 for my $d (values %types) {
 	$bad++ unless $d->{official} && $d->{label} && $d->{description} && $d->{icon} && $d->{color}

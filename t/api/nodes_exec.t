@@ -392,6 +392,31 @@ SKIP: {
 	ran(qw(chroma_upsert chroma_query chroma_delete));
 }
 
+# --- S3: s3_write uploads a step's files, s3_ingest brings them back (s3rver) -------------------
+SKIP: {
+	my $srv = DagyTest::s3rver('nodes') or skip('no s3rver', 3);
+	for my $n ('s3-key', 's3-secret') {
+		$s->req(POST => '/v1/secrets', { secret_name => $n, value => 'S3RVER' });
+	}
+	my %env = (AWS_ACCESS_KEY_ID => { secret => 's3-key' }, AWS_SECRET_ACCESS_KEY => { secret => 's3-secret' });
+	my %at = (endpoint => $srv->{endpoint}, bucket => 'nodes');
+	register('s3_round', [
+		shell('make', 'mkdir -p up/sub && echo one > up/a.txt && echo two > up/sub/b.txt', []),
+		{ id => 'put', type => 's3_write', depends_on => ['make'], env => \%env,
+		  config => { %at, path => 'up', prefix => 'round/' } },
+		{ id => 'get', type => 's3_ingest', depends_on => ['put'], env => \%env,
+		  config => { %at, prefix => 'round/', path => 'down' } },
+		shell('check', 'cmp up/a.txt down/a.txt && cmp up/sub/b.txt down/sub/b.txt', ['get']),
+	]);
+	my ($id, $run, $steps) = run_flow('s3_round');
+	is($run->{status}, 'completed', 's3_write then s3_ingest round-trip a directory') or diag(explain $steps);
+	my $o = outputs($id);
+	is($o->{'put.objects'}, '2', 's3_write: two objects');
+	is($o->{'get.objects'}, '2', 's3_ingest: two objects');
+	DagyTest::s3rver_stop($srv);
+	ran(qw(s3_write s3_ingest));
+}
+
 # Every listed built-in ran above.
 my @listed = map { $_->{node_type} } @{ $s->req(GET => '/v1/nodes/registry/builtin')->{json}{items} };
 is_deeply([grep { !$ran{$_} } @listed], [], 'every built-in node type ran in a flow');

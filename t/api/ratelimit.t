@@ -49,12 +49,22 @@ my $kb = $s->user_key('b@small.example', 'developer', org => 'small');
 my @pids = $s->api_pids;
 is(scalar @pids, 2, 'two dagy-api processes');
 
-# Each half of the bucket is spent in one process while the other is stopped.
+# Each half of the bucket is spent in one process while the other is
+# stopped; on a busy machine, wait until the signals have taken effect
+# (T: stopped, S: waiting for a request).
+sub state { open my $fh, '<', "/proc/$_[0]/stat" or return ''; (split ' ', <$fh>)[2] }
+sub settle {
+	my ($stopped, $serving) = @_;
+	my $deadline = time + 5;
+	sleep 0.05 until time > $deadline || (state($stopped) eq 'T' && state($serving) eq 'S');
+}
 my @st;
 kill 'STOP', $pids[0];
+settle($pids[0], $pids[1]);
 push @st, $s->as($ka, GET => '/v1/me') for 1 .. 5;
 kill 'CONT', $pids[0];
 kill 'STOP', $pids[1];
+settle($pids[1], $pids[0]);
 push @st, $s->as($ka, GET => '/v1/me') for 1 .. 5;
 my $over = $s->as($ka, GET => '/v1/me');
 kill 'CONT', $pids[1];

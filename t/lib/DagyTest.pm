@@ -286,6 +286,47 @@ sub finish {
 	$self->stop;
 }
 
+# An S3-compatible server on loopback for a test: s3rver from the npm
+# registry (script/s3rver installs it into var/s3rver), with the bucket
+# named, credentials S3RVER/S3RVER. Returns { port, pid, dir, endpoint }
+# or undef (with a diag) if it cannot run; stop it with s3rver_stop.
+sub s3rver {
+	my ($bucket) = @_;
+	my $out = `$top/script/s3rver install 2>&1`;
+	if ($? != 0) {
+		diag("s3rver could not be installed: $out");
+		return undef;
+	}
+	chomp(my $bin = `$top/script/s3rver path`);
+	my $port = free_port();
+	my $dir = tempdir('dagy-s3-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	my $pid = fork // die "fork: $!";
+	if (!$pid) {
+		open STDOUT, '>', "$dir.log";
+		open STDERR, '>&', \*STDOUT;
+		exec $bin, '-d', $dir, '-a', '127.0.0.1', '-p', $port, '--no-vhost-buckets',
+			'--configure-bucket', $bucket;
+		exit 127;
+	}
+	for (1 .. 150) {
+		my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
+		return { port => $port, pid => $pid, dir => $dir, endpoint => "http://127.0.0.1:$port" }
+			if $sock;
+		select(undef, undef, undef, 0.1);
+	}
+	kill 'TERM', $pid;
+	waitpid $pid, 0;
+	diag("s3rver did not start: " . `tail -5 $dir.log 2>&1`);
+	return undef;
+}
+
+sub s3rver_stop {
+	my ($srv) = @_;
+	kill 'TERM', $srv->{pid};
+	waitpid $srv->{pid}, 0;
+	unlink "$srv->{dir}.log";
+}
+
 sub decode { $json->decode($_[0]) }
 
 END {

@@ -14,11 +14,12 @@ main(void)
 	size_t len = 0;
 	int fd;
 
-	plan(16);
+	plan(18);
 	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL)
 		bail("mkstemp");
 	fputs("# comment\n[database]\nname = dagy_test\nport=abc\n"
-	    "[api]\nmax_body_bytes = 2048\nbogus = 1\n[s3]\nbucket = x\n", f);
+	    "[api]\nmax_body_bytes = 2048\nbogus = 1\n[s3]\nbucket = x\n"
+	    "[ai]\ndefault_tier = huge\nmax_attachment_bytes = 99999999\n", f);
 	fclose(f);
 	is_int(0, config_load(&cfg, path, err, sizeof(err)), "loads");
 	is_string("dagy_test", config_str(cfg, "database", "name"), "value read");
@@ -26,10 +27,13 @@ main(void)
 	is_string("localhost", config_str(cfg, "database", "host"), "default used");
 	is_int(19456, config_int(cfg, "auth", "argon2_memory_kib"), "argon2 default");
 	report = open_memstream(&text, &len);
-	is_int(2, config_check(cfg, report), "two problems");
+	is_int(4, config_check(cfg, report), "four problems");
 	fclose(report);
 	ok(strstr(text, "unknown key 'bogus' in [api]") != NULL, "unknown key named");
 	ok(strstr(text, "port must be a non-negative integer") != NULL, "bad number named");
+	ok(strstr(text, "default_tier must be fast, standard or advanced") != NULL,
+	    "an unknown AI Studio tier named");
+	ok(strstr(text, "max_attachment_bytes is at most") != NULL, "attachments over 25 MB refused");
 	free(text);
 	config_free(cfg);
 	unlink(path);
