@@ -27,6 +27,7 @@ enum sensors_firing_col {
 enum sensors_poll_col {
 	SENSORS_P_DBID, SENSORS_P_ID, SENSORS_P_ORG, SENSORS_P_FLOW, SENSORS_P_CONFIG,
 	SENSORS_P_PARAMS, SENSORS_P_SEALED, SENSORS_P_STATE, SENSORS_P_CREATOR,
+	SENSORS_P_TYPE,
 };
 
 /* The secrets scope a sensor's secret fields are sealed under, with the

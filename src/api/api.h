@@ -170,6 +170,9 @@ int api_stream_begin(struct req *r);
 int api_stream_event(struct req *r, const char *event, json_t *data);
 int api_stream_comment(struct req *r, const char *text);
 
+/* 1 when u is an http(s) URL with a host and no blanks or control
+ * characters (channel and sensor targets). */
+int api_url_ok(const char *u);
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);

@@ -449,3 +449,24 @@ req_date(struct req *r, const char *name, time_t *t, int *is_date)
 	*is_date = strlen(v) == 10;
 	return 0;
 }
+
+int
+api_url_ok(const char *u)
+{
+	const char *host, *p;
+
+	if (u == NULL || strlen(u) > 2048)
+		return 0;
+	if (strncmp(u, "https://", 8) == 0)
+		host = u + 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		host = u + 7;
+	else
+		return 0;
+	if (*host == '\0' || *host == '/' || *host == ':')
+		return 0;
+	for (p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}

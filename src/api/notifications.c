@@ -54,28 +54,6 @@ one_of(const char *s, const char *const *list, size_t n)
 	return 0;
 }
 
-/* An http(s) URL with a host and no blanks or control characters. */
-static int
-url_ok(const char *u)
-{
-	const char *host, *p;
-
-	if (u == NULL || strlen(u) > 2048)
-		return 0;
-	if (strncmp(u, "https://", 8) == 0)
-		host = u + 8;
-	else if (strncmp(u, "http://", 7) == 0)
-		host = u + 7;
-	else
-		return 0;
-	if (*host == '\0' || *host == '/' || *host == ':')
-		return 0;
-	for (p = u; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* user@domain.tld, without blanks, angle brackets or line breaks. */
 static int
 address_ok(const char *s)
@@ -115,7 +93,7 @@ check_config(struct req *r, const char *type, json_t *cfg, json_t *shown, json_t
 #define FIELD(name) (v = json_object_get(cfg, name), s = json_string_value(v))
 #define BAD(name, ...) return api_invalid(r, "config_json." name, __VA_ARGS__), -1
 	if (strcmp(type, "slack") == 0) {
-		if (!url_ok(FIELD("webhook_url")))
+		if (!api_url_ok(FIELD("webhook_url")))
 			BAD("webhook_url", "must be the http(s) URL of a Slack incoming webhook");
 		json_object_set(secret, "webhook_url", v);
 		json_object_set_new(shown, "webhook_url", mask_url(s));
@@ -130,7 +108,7 @@ check_config(struct req *r, const char *type, json_t *cfg, json_t *shown, json_t
 			json_object_set(shown, "username", v);
 		}
 	} else if (strcmp(type, "webhook") == 0) {
-		if (!url_ok(FIELD("url")))
+		if (!api_url_ok(FIELD("url")))
 			BAD("url", "must be an http(s) URL");
 		json_object_set(secret, "url", v);
 		json_object_set_new(shown, "url", mask_url(s));
@@ -234,7 +212,7 @@ check_config(struct req *r, const char *type, json_t *cfg, json_t *shown, json_t
 			BAD("severity", "must be critical, error, warning or info");
 		json_object_set_new(shown, "severity", json_string(s));
 		if (FIELD("events_url") != NULL || v != NULL) {
-			if (!url_ok(s))
+			if (!api_url_ok(s))
 				BAD("events_url", "must be an http(s) URL");
 			json_object_set(shown, "events_url", v);
 		}

@@ -44,28 +44,6 @@ const size_t sensors_routes_n = sizeof(sensors_routes) / sizeof(sensors_routes[0
 #define SCHEME_HMAC "hmac-sha256"
 #define SCHEME_TIMESTAMPED "timestamped"
 
-/* An http(s) URL with a host and no blanks or control characters. */
-static int
-url_ok(const char *u)
-{
-	const char *host, *p;
-
-	if (u == NULL || strlen(u) > 2048)
-		return 0;
-	if (strncmp(u, "https://", 8) == 0)
-		host = u + 8;
-	else if (strncmp(u, "http://", 7) == 0)
-		host = u + 7;
-	else
-		return 0;
-	if (*host == '\0' || *host == '/' || *host == ':')
-		return 0;
-	for (p = u; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* A header name: 1-64 letters, digits and '-'. */
 static int
 header_ok(const char *h)
@@ -179,7 +157,7 @@ check_polling(struct req *r, json_t *cfg, json_t *shown, json_t *secret, int *in
 	json_t *v = json_object_get(cfg, "url"), *cond, *hv;
 	const char *s, *k;
 
-	if (!url_ok(json_string_value(v)))
+	if (!api_url_ok(json_string_value(v)))
 		return api_invalid(r, "config_json.url", "must be an http(s) URL"), -1;
 	json_object_set(shown, "url", v);
 	v = json_object_get(cfg, "method");
@@ -238,6 +216,56 @@ check_polling(struct req *r, json_t *cfg, json_t *shown, json_t *secret, int *in
 	return 0;
 }
 
+/* An s3 sensor's config_json, as check_polling: bucket and prefix to
+ * list, where the server is, and the credentials (sealed, shown masked). */
+static int
+check_s3(struct req *r, json_t *cfg, json_t *shown, json_t *secret, int *interval)
+{
+	static const char *const plain[] = {"bucket", "prefix", "region", "addressing"};
+	static const char *const sealed[] = {"access_key", "secret_key"};
+	json_t *v;
+	const char *k, *s;
+	size_t i;
+
+	v = json_object_get(cfg, "endpoint");
+	if (v != NULL && !api_url_ok(json_string_value(v)))
+		return api_invalid(r, "config_json.endpoint", "must be an http(s) URL"), -1;
+	json_object_set_new(shown, "endpoint", json_string(v != NULL ? json_string_value(v) :
+	    "https://s3.amazonaws.com"));
+	s = json_string_value(json_object_get(cfg, "bucket"));
+	if (s == NULL || *s == '\0' || strlen(s) > 63 || strpbrk(s, "/ ") != NULL)
+		return api_invalid(r, "config_json.bucket", "is required: a bucket name"), -1;
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		v = json_object_get(cfg, plain[i]);
+		if (v == NULL)
+			continue;
+		if (!json_is_string(v) || json_string_length(v) > 1024)
+			return api_invalid(r, arena_printf(&r->arena, "config_json.%s", plain[i]),
+			    "must be a string"), -1;
+		json_object_set(shown, plain[i], v);
+	}
+	s = json_string_value(json_object_get(shown, "addressing"));
+	if (s != NULL && strcmp(s, "auto") != 0 && strcmp(s, "path") != 0 &&
+	    strcmp(s, "virtual") != 0)
+		return api_invalid(r, "config_json.addressing", "must be auto, path or virtual"), -1;
+	for (i = 0; i < sizeof(sealed) / sizeof(sealed[0]); i++) {
+		v = json_object_get(cfg, sealed[i]);
+		if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 1024)
+			return api_invalid(r, arena_printf(&r->arena, "config_json.%s", sealed[i]),
+			    "is required: a string"), -1;
+		json_object_set(secret, sealed[i], v);
+		json_object_set_new(shown, sealed[i], json_string("***"));
+	}
+	if (int_field(r, cfg, "interval_seconds", 10, 86400, 60, shown) < 0)
+		return -1;
+	*interval = (int)json_integer_value(json_object_get(shown, "interval_seconds"));
+	json_object_foreach(cfg, k, v)
+		if (json_object_get(shown, k) == NULL)
+			return api_invalid(r, arena_printf(&r->arena, "config_json.%s", k),
+			    "is not an s3 sensor setting"), -1;
+	return 0;
+}
+
 /* Every parameter the sensor sets must be one the flow declares, so a
  * typo shows now rather than as a 400 to each event. names: an object
  * whose keys are parameter names. 0, or -1 after a 400 naming field. */
@@ -272,7 +300,7 @@ sensor_json(const struct db_res *s, unsigned i, int full)
 		json_object_set_new(o, "config_json", api_json_col(db_val(s, i, SENSORS_C_CONFIG)));
 		json_object_set_new(o, "flow_params_json",
 		    api_json_col(db_val(s, i, SENSORS_C_PARAMS)));
-		if (strcmp(db_val(s, i, SENSORS_C_TYPE), "polling") == 0) {
+		if (strcmp(db_val(s, i, SENSORS_C_TYPE), "webhook") != 0) {
 			json_object_set_new(o, "last_polled_at",
 			    api_str_or_null(db_val(s, i, SENSORS_C_POLLED)));
 			json_object_set_new(o, "last_poll_error",
@@ -303,10 +331,8 @@ sensor_create_h(struct req *r)
 		return 0;
 	if (*name == '\0')
 		return api_invalid(r, "name", "must not be empty");
-	if (strcmp(type, "s3") == 0)
-		return api_invalid(r, "sensor_type", "s3 sensors come with S3 support, which this "
-		    "dagy does not have yet; use webhook or polling");
-	if (strcmp(type, "webhook") != 0 && strcmp(type, "polling") != 0)
+	if (strcmp(type, "webhook") != 0 && strcmp(type, "polling") != 0 &&
+	    strcmp(type, "s3") != 0)
 		return api_invalid(r, "sensor_type", "must be webhook, polling or s3");
 	if (cfg != NULL && !json_is_object(cfg))
 		return api_invalid(r, "config_json", "must be an object");
@@ -331,6 +357,8 @@ sensor_create_h(struct req *r)
 	cfg = cfg != NULL ? json_incref(cfg) : json_object();
 	if (strcmp(type, "webhook") == 0)
 		rc = check_webhook(r, cfg, shown, secret);
+	else if (strcmp(type, "s3") == 0)
+		rc = check_s3(r, cfg, shown, secret, &interval);
 	else
 		rc = check_polling(r, cfg, shown, secret, &interval);
 	if (rc < 0 || (rc = check_declared(r, db_val(v, 0, FLOWS_V_SPEC), params,

@@ -119,7 +119,7 @@ sensors_firings(struct db *db, struct arena *a, int64_t sensor_dbid, int64_t bef
 
 static const char SQL_POLL_DUE[] =
     "SELECT s.id, s.public_id, s.org_id, s.flow_name, s.config, s.flow_params, s.sealed,"
-    " s.poll_state, s.created_by FROM sensors s"
+    " s.poll_state, s.created_by, s.sensor_type FROM sensors s"
     " WHERE s.next_poll_at <= UTC_TIMESTAMP(6) ORDER BY s.next_poll_at LIMIT ?"
     " FOR UPDATE SKIP LOCKED";
 static const char SQL_POLL_ADVANCE[] =

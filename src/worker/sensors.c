@@ -21,6 +21,7 @@
 #include "dagy/flows.h"
 #include "dagy/log.h"
 #include "dagy/runs.h"
+#include "dagy/s3.h"
 #include "dagy/secrets.h"
 #include "dagy/sensors.h"
 #include "dagy/wake.h"
@@ -188,7 +189,7 @@ params_for(struct arena *a, const char *spec_text, const char *given_text)
  * transaction. */
 static int
 start_run(struct poller *p, struct arena *a, const struct db_res *s, unsigned i,
-    const char *detail, const char **run_id)
+    const char *detail, const char *delivery, json_t *extra, const char **run_id)
 {
 	int64_t org = db_int(s, i, SENSORS_P_ORG);
 	int64_t user = db_val(s, i, SENSORS_P_CREATOR) ? db_int(s, i, SENSORS_P_CREATOR) : 0;
@@ -208,14 +209,98 @@ start_run(struct poller *p, struct arena *a, const struct db_res *s, unsigned i,
 	n.status = "queued";
 	n.trigger = "sensor";
 	n.params = params_for(a, db_val(v, 0, FLOWS_V_SPEC), db_val(s, i, SENSORS_P_PARAMS));
+	if (extra != NULL) {
+		/* An s3 firing adds the object to the sensor's own parameters. */
+		json_t *all = json_loads(n.params, 0, NULL);
+
+		json_object_update(all, extra);
+		n.params = json_text(a, all);
+	}
 	if ((rc = runs_create(p->db, a, &n, run_id, &slug)) < 0 ||
-	    (rc = sensors_fire(p->db, db_int(s, i, SENSORS_P_DBID), org, "poll", NULL, *run_id,
-	    detail)) < 0)
+	    (rc = sensors_fire(p->db, db_int(s, i, SENSORS_P_DBID), org, "poll", delivery,
+	    *run_id, detail)) < 0)
 		return rc;
 	return audit_write_as(p->db, org, user, arena_printf(a, "sensor:%s",
 	    db_val(s, i, SENSORS_P_ID)), NULL, "run.trigger", "run", *run_id,
 	    json_pack("{s:s, s:s, s:s}", "flow_name", n.flow_name, "flow_version",
 	    db_val(v, 0, FLOWS_V_VERSION), "sensor_id", db_val(s, i, SENSORS_P_ID)));
+}
+
+static int quitting(struct poller *p);
+
+/* An s3 sensor's poll: lists the bucket under the prefix and starts one
+ * run per object (key and ETag) not fired for before. The firing's
+ * delivery id is the SHA-256 of key and ETag, so a slot polled twice, or
+ * by two workers, still starts one run per object. */
+static void
+poll_s3(struct poller *p, const struct db_res *s, unsigned i, json_t *cfg, json_t *sec,
+    char *err, size_t errlen)
+{
+	const char *addr = json_string_value(json_object_get(cfg, "addressing"));
+	const char *ep = json_string_value(json_object_get(cfg, "endpoint"));
+	const char *bucket = json_string_value(json_object_get(cfg, "bucket"));
+	const char *id = db_val(s, i, SENSORS_P_ID);
+	struct s3_config sc = {.endpoint = ep, .bucket = bucket,
+		.region = json_string_value(json_object_get(cfg, "region")),
+		.access_key = json_string_value(json_object_get(sec, "access_key")),
+		.secret_key = json_string_value(json_object_get(sec, "secret_key")),
+		.timeout_seconds = 30, .retries = 2};
+	struct s3_object *objs = NULL;
+	struct s3 *c;
+	size_t n = 0, k;
+	int fired = 0;
+
+	sc.path_style = addr != NULL && strcmp(addr, "virtual") == 0 ? 0 :
+	    addr != NULL && strcmp(addr, "path") == 0 ? 1 : strstr(ep, "amazonaws.com") == NULL;
+	if ((c = s3_new(&sc)) == NULL) {
+		snprintf(err, errlen, "cannot set up the S3 client");
+		return;
+	}
+	if (s3_list(c, json_string_value(json_object_get(cfg, "prefix")), &objs, &n) < 0) {
+		snprintf(err, errlen, "listing s3://%s: %s", bucket, s3_error(c));
+		goto done;
+	}
+	for (k = 0; k < n && fired < 100 && !quitting(p); k++) {
+		struct arena a = {0};
+		const char *etag = objs[k].etag != NULL ? objs[k].etag : "";
+		char *both = arena_printf(&a, "%s\n%s", objs[k].key, etag), hex[65];
+		const char *run_id = NULL, *seen;
+		json_t *extra;
+		uint8_t sha[32];
+		int rc;
+
+		crypto_sha256(both, strlen(both), sha);
+		crypto_hex(sha, hex);
+		if (sensors_delivered(p->db, &a, db_int(s, i, SENSORS_P_DBID), hex, &seen) == 0) {
+			arena_free(&a);
+			continue;
+		}
+		extra = json_pack("{s:s, s:s, s:s}", "s3_bucket", bucket, "s3_key", objs[k].key,
+		    "s3_etag", etag);
+		if ((rc = db_begin(p->db)) == 0 &&
+		    (rc = start_run(p, &a, s, i, json_text(&a, json_pack("{s:s, s:s, s:s, s:I}",
+		    "bucket", bucket, "key", objs[k].key, "etag", etag, "size",
+		    (json_int_t)objs[k].size)), hex, extra, &run_id)) == 0)
+			rc = db_commit(p->db);
+		json_decref(extra);
+		if (rc < 0) {
+			db_rollback(p->db);
+			/* DB_EDUP: another poll fired for this object first. */
+			if (rc != DB_EDUP)
+				log_warn("sensor %s: starting a run for %s failed: %s", id,
+				    objs[k].key, db_errmsg(p->db));
+		} else {
+			log_info("sensor %s fired for s3://%s/%s: run %s", id, bucket, objs[k].key,
+			    run_id);
+			fired++;
+		}
+		arena_free(&a);
+	}
+	if (fired > 0)
+		wake_all(config_str(p->cfg, "worker", "wake_dir"));
+done:
+	s3_objects_free(objs, n);
+	s3_free(c);
 }
 
 /* Polls one claimed sensor and fires it if its condition says so. */
@@ -239,8 +324,11 @@ poll_one(struct poller *p, const struct db_res *s, unsigned i)
 		    (sec = json_loads(plain, 0, NULL)) == NULL)
 			snprintf(err, sizeof(err), "the sensor's headers cannot be opened");
 	}
-	if (err[0] == '\0' && fetch(p, &a, db_int(s, i, SENSORS_P_ORG), cfg, sec, &b, err,
-	    sizeof(err)) == 0) {
+	if (err[0] == '\0' && strcmp(db_val(s, i, SENSORS_P_TYPE), "s3") == 0) {
+		poll_s3(p, s, i, cfg, sec, err, sizeof(err));
+		state = "listed";
+	} else if (err[0] == '\0' && fetch(p, &a, db_int(s, i, SENSORS_P_ORG), cfg, sec, &b,
+	    err, sizeof(err)) == 0) {
 		type = json_string_value(json_object_get(json_object_get(cfg, "condition"), "type"));
 		if (type != NULL && strcmp(type, "json_equals") == 0) {
 			json_t *cond = json_object_get(cfg, "condition");
@@ -272,7 +360,7 @@ poll_one(struct poller *p, const struct db_res *s, unsigned i)
 	if ((rc = sensors_poll_record(p->db, db_int(s, i, SENSORS_P_DBID), old, state,
 	    err[0] ? err : NULL)) < 0)
 		goto fail;
-	if (rc == 1 && fires && (rc = start_run(p, &a, s, i, detail, &run_id)) < 0)
+	if (rc == 1 && fires && (rc = start_run(p, &a, s, i, detail, NULL, NULL, &run_id)) < 0)
 		goto fail;
 	if ((rc = db_commit(p->db)) < 0)
 		goto fail;
