@@ -48,6 +48,9 @@ void db_rollback(struct db *db);
 /* Connects if needed and checks the server answers: 0 or DB_EUNAVAIL. */
 int db_ping(struct db *db);
 const char *db_errmsg(struct db *db);
+/* Faults since db_open (deadlocks, lost connections, failed connects and
+ * other errors; not unique or foreign key refusals) and reconnects. */
+void db_counters(const struct db *db, uint64_t *errors, uint64_t *reconnects);
 
 static inline const char *
 db_val(const struct db_res *r, unsigned row, unsigned col)

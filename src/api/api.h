@@ -50,6 +50,8 @@ struct req {
 	/* response */
 	int status;
 	json_t *resp;
+	const char *text, *text_type; /* a body that is not JSON (api_text) */
+	size_t text_len;
 	char *headers; /* extra header lines, each ending in \r\n */
 	int responded;
 	int streamed; /* api_stream_begin wrote the head: nothing more to write */
@@ -80,6 +82,14 @@ extern const size_t login_routes_n, users_routes_n, api_keys_routes_n,
     secrets_routes_n, environments_routes_n,
     nodes_routes_n, usage_routes_n, audit_routes_n, sensors_routes_n,
     billing_routes_n, admin_routes_n, ui_routes_n, aistudio_routes_n;
+
+/* GET /metrics (prometheus.c) and GET /v1/openapi.json (openapi.c). */
+extern const struct route prometheus_routes[], openapi_routes[];
+extern const size_t prometheus_routes_n, openapi_routes_n;
+
+/* The merged routes in table order (main.c): how many, and the i-th. */
+unsigned api_route_count(void);
+const struct route *api_route_at(unsigned i);
 
 /* Registers spec as a version of flow `name` (flows.c): validates, stores,
  * audits, commits and answers 201, or answers the 4xx itself. */
@@ -166,6 +176,10 @@ int api_url_ok(const char *u);
 /* Responses. api_json steals the reference to body. */
 int api_json(struct req *r, int status, json_t *body);
 int api_no_content(struct req *r);
+/* A body that is not JSON: len bytes of text (kept, not copied: static or
+ * in the request arena) sent as type. */
+int api_text(struct req *r, int status, const char *type, const char *text,
+    size_t len);
 void api_header(struct req *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* An error in the route's dialect; details (stolen, may be NULL) names the

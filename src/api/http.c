@@ -146,6 +146,7 @@ api_json(struct req *r, int status, json_t *body)
 	r->status = status;
 	json_decref(r->resp);
 	r->resp = body;
+	r->text = NULL;
 	r->responded = 1;
 	return 0;
 }
@@ -154,6 +155,16 @@ int
 api_no_content(struct req *r)
 {
 	return api_json(r, 204, NULL);
+}
+
+int
+api_text(struct req *r, int status, const char *type, const char *text, size_t len)
+{
+	api_json(r, status, NULL);
+	r->text = text;
+	r->text_type = type;
+	r->text_len = len;
+	return 0;
 }
 
 void

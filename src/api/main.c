@@ -12,10 +12,12 @@
 #include <time.h>
 
 #include "api.h"
+#include "config.h"
 #include "dagy/config.h"
 #include "dagy/exceptions.h"
 #include "dagy/ids.h"
 #include "dagy/log.h"
+#include "dagy/stats.h"
 #include "dagy/secrets.h"
 #include "dagy/usage.h"
 
@@ -42,6 +44,8 @@ static const struct {
 	{dagctl_team_routes, &dagctl_team_routes_n},
 	{dagctl_env_routes, &dagctl_env_routes_n},
 	{dagctl_protect_routes, &dagctl_protect_routes_n},
+	{prometheus_routes, &prometheus_routes_n},
+	{openapi_routes, &openapi_routes_n},
 	{usage_routes, &usage_routes_n},
 	{audit_routes, &audit_routes_n},
 	{secrets_routes, &secrets_routes_n},
@@ -55,6 +59,65 @@ static const struct {
 	{ui_routes, &ui_routes_n},
 	{aistudio_routes, &aistudio_routes_n},
 };
+#define NTABLES (sizeof(api_routes) / sizeof(api_routes[0]))
+
+unsigned
+api_route_count(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < NTABLES; i++)
+		n += (unsigned)*api_routes[i].n;
+	return n;
+}
+
+const struct route *
+api_route_at(unsigned k)
+{
+	unsigned i;
+
+	for (i = 0; i < NTABLES; i++) {
+		if (k < *api_routes[i].n)
+			return &api_routes[i].routes[k];
+		k -= (unsigned)*api_routes[i].n;
+	}
+	return NULL;
+}
+
+/* The index api_route_at gives route, or STATS_UNMATCHED. */
+static unsigned
+route_index(const struct route *rt)
+{
+	unsigned i, base = 0;
+
+	for (i = 0; i < NTABLES; i++) {
+		if (rt >= api_routes[i].routes && rt < api_routes[i].routes + *api_routes[i].n)
+			return base + (unsigned)(rt - api_routes[i].routes);
+		base += (unsigned)*api_routes[i].n;
+	}
+	return STATS_UNMATCHED;
+}
+
+/* FNV-1a over every method and pattern: a mapping written by a binary
+ * with other routes is reset, not misread. */
+static uint64_t
+routes_layout(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned i, n = api_route_count();
+	const unsigned char *p;
+
+	for (i = 0; i < n; i++) {
+		const struct route *rt = api_route_at(i);
+
+		for (p = (const unsigned char *)rt->method; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ULL;
+		for (p = (const unsigned char *)rt->pattern; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ULL;
+		h = (h ^ '\n') * 0x100000001b3ULL;
+	}
+	return h;
+}
 
 static volatile sig_atomic_t stopping;
 
@@ -502,14 +565,19 @@ static void
 write_response(struct req *r)
 {
 	char head[320], tail[96], *p = head, *text = NULL;
+	const char *body = NULL;
 	size_t len = 0;
 
 	if (r->streamed)
 		return;
 	if (!r->responded)
 		internal_error(r, 0, "handler gave no response");
-	if (r->resp != NULL) {
-		text = json_dumps(r->resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
+	if (r->text != NULL) {
+		body = r->text;
+		len = r->text_len;
+	} else if (r->resp != NULL) {
+		body = text = json_dumps(r->resp,
+		    JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
 		len = strlen(text);
 	}
 	p = put_str(p, "Status: ");
@@ -527,14 +595,36 @@ write_response(struct req *r)
 	FCGX_PutS(head, r->fcgi->out);
 	if (r->headers != NULL)
 		FCGX_PutS(r->headers, r->fcgi->out);
-	p = put_str(tail, text != NULL ? "Content-Type: application/json\r\n" : "");
+	if (r->text != NULL) {
+		/* A type of any length (api_text), so not through tail. */
+		FCGX_PutS("Content-Type: ", r->fcgi->out);
+		FCGX_PutS(r->text_type, r->fcgi->out);
+		p = put_str(tail, "\r\n");
+	} else {
+		p = put_str(tail, text != NULL ? "Content-Type: application/json\r\n" : "");
+	}
 	p = put_num(put_str(p, "Content-Length: "), (long long)len);
 	p = put_str(p, "\r\n\r\n");
 	*p = '\0';
 	FCGX_PutS(tail, r->fcgi->out);
-	if (text != NULL)
-		FCGX_PutStr(text, (int)len, r->fcgi->out);
+	if (body != NULL)
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
 	free(text);
+}
+
+/* Counts the request (stats.h) once its response is written. */
+static void
+count_request(struct req *r, const struct timespec *t0)
+{
+	struct timespec t1;
+	uint64_t errors, reconnects;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats_request(r->match.route != NULL ? route_index(r->match.route) : STATS_UNMATCHED,
+	    r->status, (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	db_counters(r->db, &errors, &reconnects);
+	stats_db(errors, reconnects);
 }
 
 static void
@@ -543,8 +633,10 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 	struct req r;
 	const char *uri, *q;
 	char allow[128];
+	struct timespec t0;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&r, 0, sizeof(r));
 	r.srv = srv;
 	r.db = srv->db;
@@ -584,6 +676,7 @@ handle(struct server *srv, FCGX_Request *fr, struct arena *arena)
 	if (!r.limited)
 		rate_gate(&r);
 	write_response(&r);
+	count_request(&r, &t0);
 	json_decref(r.resp);
 	json_decref(r.body_json);
 	*arena = r.arena;
@@ -681,8 +774,29 @@ build_router(struct server *srv)
 	return 0;
 }
 
+/* dagy-api --routes: every merged route a line, "METHOD PATTERN
+ * PERMISSION DIALECT", for the test that holds the OpenAPI document to
+ * the route tables. */
+static int
+print_routes(void)
+{
+	static const char *const dialects[] = {"dagy", "daggle", "dagctl"};
+	unsigned i, n = api_route_count();
+
+	for (i = 0; i < n; i++) {
+		const struct route *rt = api_route_at(i);
+		const char *perm = rt->perm == PERM_PUBLIC ? "public" :
+		    rt->perm == PERM_AUTHENTICATED ? "authenticated" :
+		    rt->perm == PERM_SUPER_ADMIN ? "super_admin" : auth_perm_name((enum perm)rt->perm);
+
+		printf("%s %s %s %s%s\n", rt->method, rt->pattern, perm, dialects[rt->dialect],
+		    rt->flags & ROUTE_BODY ? " body" : "");
+	}
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct server srv;
 	struct arena arena = {0};
@@ -691,6 +805,10 @@ main(void)
 	char err[512];
 	int rc = 1;
 
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
+		return print_routes();
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return printf("dagy-api %s\n", PACKAGE_VERSION), 0;
 	memset(&srv, 0, sizeof(srv));
 	log_init("dagy-api", LOG_LVL_INFO);
 	if (config_load(&srv.cfg, NULL, err, sizeof(err)) < 0) {
@@ -709,6 +827,11 @@ main(void)
 	read_limits(&srv);
 	if (build_router(&srv) < 0 || limits_open(srv.cfg) < 0)
 		goto done;
+	/* Before the fork: without a state file the responders share the
+	 * anonymous mapping made here. */
+	if (stats_open(config_str(srv.cfg, "metrics", "state_file"), api_route_count(),
+	    routes_layout()) < 0)
+		log_warn("no shared memory for request metrics");
 	/* A missing or wrong key file stops us here, not at the first secret. */
 	snprintf(err, sizeof(err), "out of memory");
 	if (db_open(&srv.db, srv.cfg) < 0 ||
@@ -740,6 +863,8 @@ main(void)
 	/* Each responder has a connection of its own, opened after the fork. */
 	if (db_open(&srv.db, srv.cfg) < 0)
 		goto done;
+	if (stats_attach() < 0)
+		log_warn("every request-metrics block is taken; this responder is not counted");
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		handle(&srv, &fr, &arena);
 		FCGX_Finish_r(&fr);
@@ -751,6 +876,7 @@ done:
 	limits_close();
 	db_close(srv.db);
 	router_free(srv.rt);
+	stats_close();
 	secrets_keyring_free(srv.keys);
 	config_free(srv.cfg);
 	return rc;

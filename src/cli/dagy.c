@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "dagy/account.h"
 #include "dagy/audit.h"
@@ -35,7 +36,9 @@ usage(FILE *f)
 	    "  secrets init [--mode 600|640]   create the key file named by [secrets] key_file\n"
 	    "  secrets rotate-key              re-seal every stored value under a new key\n"
 	    "  version\n"
-	    "The configuration file is $DAGY_CONFIG or " CONFIG_DEFAULT_PATH ".\n");
+	    "The configuration file is $DAGY_CONFIG or " CONFIG_DEFAULT_PATH ".\n"
+	    "User commands, through the API: flow push|list, run, runs, logs, cancel,\n"
+	    "schedule list, login (dagy run --help, man dagy).\n");
 }
 
 static int
@@ -319,6 +322,9 @@ main(int argc, char **argv)
 		return printf("dagy %s\n", PACKAGE_VERSION), 0;
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)
 		return usage(stdout), 0;
+	/* User commands need the API, not the configuration file. */
+	if (commands_is_user(argc, argv))
+		return commands_main(argc, argv);
 	if (config_load(&c.cfg, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dagy: %s\n", err);
 		return 1;

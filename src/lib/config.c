@@ -63,6 +63,9 @@ static const struct known_key known[] = {
 	{"worker", "catchup_max", K_INT, "100"},
 	{"worker", "misfire_grace_seconds", K_INT, "60"},
 	{"worker", "work_dir", K_STR, "/var/lib/dagy/work"},
+	{"metrics", "state_file", K_STR, ""},
+	{"metrics", "token", K_STR, ""},
+	{"metrics", "window_seconds", K_INT, "300"},
 	{"limits", "state_file", K_STR, ""},
 	{"limits", "window_seconds", K_INT, "60"},
 	{"limits", "key_requests", K_INT, "6000"},
@@ -389,6 +392,16 @@ config_check(const struct config *cfg, FILE *out)
 	    strcmp(config_str(cfg, "log", "level"), "warn") != 0 &&
 	    strcmp(config_str(cfg, "log", "level"), "error") != 0) {
 		fprintf(out, "%s: [log] level must be debug, info, warn or error\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "metrics", "window_seconds") < 1 ||
+	    config_int(cfg, "metrics", "window_seconds") > 86400) {
+		fprintf(out, "%s: [metrics] window_seconds must be 1 to 86400\n", cfg->path);
+		problems++;
+	}
+	if (*config_str(cfg, "metrics", "token") != '\0' &&
+	    strlen(config_str(cfg, "metrics", "token")) < 16) {
+		fprintf(out, "%s: [metrics] token must be at least 16 characters\n", cfg->path);
 		problems++;
 	}
 	if (config_int(cfg, "sensors", "webhook_max_body_bytes") < 1 ||

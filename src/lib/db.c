@@ -26,6 +26,8 @@ struct db {
 	size_t nstmts, capstmts;
 	int in_tx;
 	int64_t insert_id; /* of the last db_exec */
+	uint64_t nerrors, nreconnects; /* for db_counters */
+	int connected;                 /* ever, so the next connect is a reconnect */
 	char err[512];
 };
 
@@ -50,13 +52,15 @@ map_error(struct db *db, unsigned e, const char *msg)
 	snprintf(db->err, sizeof(db->err), "%u: %s", e, msg);
 	if (e == ER_DUP_ENTRY || e == ER_DUP_KEY)
 		return DB_EDUP;
+	if (e == ER_NO_REFERENCED_ROW_2 || e == ER_ROW_IS_REFERENCED_2)
+		return DB_EFK;
+	/* Unique and foreign keys answer the user; the rest are faults. */
+	db->nerrors++;
 	/* Galera reports a transaction that lost certification to a
 	 * conflicting one from another node as ER_LOCK_DEADLOCK too, at
 	 * COMMIT or at its next statement: retried like any deadlock. */
 	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
 		return DB_EDEADLOCK;
-	if (e == ER_NO_REFERENCED_ROW_2 || e == ER_ROW_IS_REFERENCED_2)
-		return DB_EFK;
 	if (is_conn_error(e))
 		return DB_EUNAVAIL;
 	log_err("database: %s", db->err);
@@ -107,9 +111,12 @@ connect_db(struct db *db)
 	    *sock ? sock : NULL, CLIENT_FOUND_ROWS) == NULL) {
 		snprintf(db->err, sizeof(db->err), "connect: %s", mysql_error(m));
 		mysql_close(m);
+		db->nerrors++;
 		return DB_EUNAVAIL;
 	}
 	db->conn = m;
+	db->nreconnects += db->connected;
+	db->connected = 1;
 	return 0;
 }
 
@@ -135,6 +142,13 @@ db_close(struct db *db)
 	disconnect(db);
 	free(db->stmts);
 	free(db);
+}
+
+void
+db_counters(const struct db *db, uint64_t *errors, uint64_t *reconnects)
+{
+	*errors = db->nerrors;
+	*reconnects = db->nreconnects;
 }
 
 const char *

@@ -7,19 +7,16 @@
  * responder killed mid-request leaves nothing to clean up except an argon2
  * slot, which is reclaimed once its process is gone. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dagy/config.h"
 #include "dagy/limits.h"
 #include "dagy/log.h"
+#include "dagy/shm.h"
 
 #define STATE_MAGIC 0x64616779726c6d31ULL /* "dagyrlm1": change with the layout */
 #define BUCKETS 16384 /* powers of two */
@@ -60,10 +57,9 @@ int
 limits_open(const struct config *cfg)
 {
 	const char *path = config_str(cfg, "limits", "state_file");
-	struct state *p = MAP_FAILED;
-	struct stat sb;
+	struct state *p;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int fd = -1;
+	int shared;
 
 	argon2_max = (int)config_int(cfg, "limits", "argon2_concurrency");
 	if (argon2_max <= 0)
@@ -71,32 +67,12 @@ limits_open(const struct config *cfg)
 	if (argon2_max > ARGON2_MAX)
 		argon2_max = ARGON2_MAX;
 	argon2_wait_ms = config_int(cfg, "limits", "argon2_wait_ms");
-	if (*path != '\0' && (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0) {
-		/* Sizing and first initialisation happen under the file lock;
-		 * after that every access is atomic. */
-		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &sb) == 0 &&
-		    ((size_t)sb.st_size == sizeof(*p) ||
-		    (ftruncate(fd, 0) == 0 && ftruncate(fd, sizeof(*p)) == 0)))
-			p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (p != MAP_FAILED && p->magic != STATE_MAGIC) {
-			memset(p, 0, sizeof(*p));
-			p->magic = STATE_MAGIC;
-		}
-		/* Explicitly: the mapping keeps the file open, and with it the lock. */
-		flock(fd, LOCK_UN);
-		close(fd);
-	}
-	if (p == MAP_FAILED) {
-		/* Shared with the responders this process forks, not others. */
-		if (*path != '\0')
-			log_warn("cannot map [limits] state_file %s (%s): rate limits and "
-			    "request counts are kept per dagy-api", path, strerror(errno));
-		p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return -1;
-		p->magic = STATE_MAGIC;
-	}
+	/* Without a file, shared with the responders this process forks. */
+	if ((p = shm_map(path, sizeof(*p), STATE_MAGIC, &shared)) == NULL)
+		return -1;
+	if (*path != '\0' && !shared)
+		log_warn("[limits] state_file %s is not shared: rate limits and request "
+		    "counts are kept per dagy-api", path);
 	st = p;
 	return 0;
 }
@@ -105,8 +81,7 @@ void
 limits_close(void)
 {
 	limits_argon2_leave();
-	if (st != NULL)
-		munmap(st, sizeof(*st));
+	shm_unmap(st, sizeof(*st));
 	st = NULL;
 }
 

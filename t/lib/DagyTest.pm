@@ -12,6 +12,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use Exporter 'import';
+use DagySchema;
 our @EXPORT_OK = qw(decode);
 
 my $top = abs_path(dirname(__FILE__) . '/../..');
@@ -19,6 +20,9 @@ my @stacks;
 # A test killed by a signal (Ctrl-C, a closed pipe) still stops its stacks.
 $SIG{$_} = sub { exit 1 } for qw(INT TERM HUP PIPE);
 my $json = JSON::PP->new->canonical->allow_nonref;
+my $document;
+# How many responses req() checked against the document (t/api/openapi.t).
+our $validated = 0;
 
 sub free_port {
 	my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -101,8 +105,49 @@ sub req {
 	if (($res->{headers}{'content-type'} // '') =~ m{application/json}) {
 		$data = eval { $json->decode($res->{content}) };
 	}
+	if ($ENV{DAGY_RECORD}) {
+		record($method, $path, $body, $res, $data);
+	} elsif ($res->{status} < 599) {
+		check_response($method, $path, $res, $data);
+	}
 	return { status => $res->{status}, headers => $res->{headers},
 		body => $res->{content}, json => $data };
+}
+
+# DAGY_RECORD=FILE: each request and response as a JSON line, for
+# script/openapi-draft (responses are not validated meanwhile).
+sub record {
+	my ($method, $path, $body, $res, $data) = @_;
+	open(my $f, '>>', $ENV{DAGY_RECORD}) or die "$ENV{DAGY_RECORD}: $!";
+	print $f $json->encode({ m => $method, p => $path, s => $res->{status}, b => $data,
+		rq => (defined $body && ref $body ? $body : undef) }) . "\n";
+	close $f;
+}
+
+sub document {
+	$document //= DagySchema->new($json->decode(slurp("$top/openapi/dagy.json")));
+	return $document;
+}
+
+# Every response of a documented route must have its status documented
+# and match the schema given for it (before the test touches the values:
+# DagySchema tells numbers from strings by their flags).
+sub check_response {
+	my ($method, $path, $res, $data) = @_;
+	my $doc = document();
+	(my $p = $path) =~ s/\?.*//s;
+	my $route = $doc->route($method, $p) or return;
+	my $responses = $route->{op}{responses};
+	my $st = $res->{status};
+	if (!$responses->{$st} && !$responses->{substr($st, 0, 1) . 'XX'}) {
+		fail("$method $route->{path}: status $st is documented in openapi/dagy.json");
+		return;
+	}
+	my $schema = $doc->response_schema($route, $st) or return;
+	$validated++;
+	my $err = defined $data ? $doc->check($schema, $data)
+		: 'the body is not JSON: ' . substr($res->{content} // '', 0, 200);
+	fail("$method $path $st matches openapi/dagy.json: $err") if $err;
 }
 
 # As req with another credential.

@@ -63,7 +63,10 @@ for my $f (qw(usr/bin/dagy usr/bin/dagy-api usr/bin/dagy-worker etc/dagy/dagy.co
 	lib/systemd/system/dagy-worker.service etc/lighttpd/conf-available/10-dagy.conf
 	etc/apache2/conf-available/dagy.conf etc/nginx/snippets/dagy.conf usr/share/doc/dagy/install.md
 	usr/share/dagy/errors/dagy-error-404.html usr/share/dagy/errors/dagy-error-503.html
-	usr/share/dagy/www/index.html usr/share/dagy/www/js/app.js usr/share/dagy/www/style.css)) {
+	usr/share/dagy/openapi/dagy.json usr/share/doc/dagy/api.md usr/share/doc/dagy/metrics.md
+	usr/share/man/man1/dagy.1.gz usr/share/man/man8/dagy-api.8.gz
+	usr/share/man/man8/dagy-worker.8.gz usr/share/dagy/www/index.html usr/share/dagy/www/js/app.js
+	usr/share/dagy/www/style.css)) {
 	like($list, qr{\./\Q$f\E\n}, "ships $f");
 }
 my $info = must("dpkg-deb -I $deb", 'control');
@@ -133,6 +136,11 @@ sub check_front {
 	is($r->{status}, 200, "$name: the daggle dialect is routed too");
 	$r = HTTP::Tiny->new->get("$base/v1/flows?limit=1&next_token=bad", { headers => { Authorization => "Bearer $key" } });
 	is($r->{status}, 400, "$name: query strings reach dagy");
+	$r = HTTP::Tiny->new->get("$base/metrics");
+	is($r->{status}, 200, "$name: /metrics from loopback") or diag($r->{content});
+	like($r->{content}, qr/^dagy_http_requests_total\{/m, "$name: Prometheus text");
+	$r = HTTP::Tiny->new->get("$base/v1/openapi.json");
+	is((eval { decode_json($r->{content}) } // {})->{openapi}, '3.1.0', "$name: the OpenAPI document");
 	$r = HTTP::Tiny->new->get("$base/nowhere-near-dagy");
 	is($r->{status}, 404, "$name: a path of its own");
 	like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: its own error is JSON");
