@@ -314,13 +314,16 @@ projects_claim(struct db *db, struct arena *a, int lease, struct db_res **row)
 	return rc < 0 ? (int)rc : 0;
 }
 
+/* A project deleted while its sync ran stays due, so the next claim
+ * removes its workspace; otherwise undeployed projects stop syncing. */
 static const char SQL_SYNCED[] =
     "UPDATE dagctl_projects SET current_commit_sha = COALESCE(?, current_commit_sha),"
     " latest_commit_sha = COALESCE(?, latest_commit_sha),"
     " latest_commit_message = COALESCE(?, latest_commit_message),"
     " commits_behind = IF(? IS NULL, ?, commits_behind), sync_error = ?,"
     " synced_at = CURRENT_TIMESTAMP(6),"
-    " next_sync_at = IF(deployed = 1, CURRENT_TIMESTAMP(6) + INTERVAL ? SECOND, NULL)"
+    " next_sync_at = IF(deleted = 1, CURRENT_TIMESTAMP(6),"
+    " IF(deployed = 1, CURRENT_TIMESTAMP(6) + INTERVAL ? SECOND, NULL))"
     " WHERE id = ?";
 
 int

@@ -145,9 +145,9 @@ is($r->{json}{items}[0]{resource_name}, 'db-pass', 'by name');
 my @rows = $s->sql("SELECT CONCAT_WS(' ', public_id, actor_email, action, target_type, target_id,"
 	. " details, ip, user_agent) FROM audit_log");
 ok(@rows > 15, scalar(@rows) . ' audit rows');
-my ($admin_secret) = $s->key =~ /_([^_]+)$/;
-my ($new_secret) = $new_key =~ /_([^_]+)$/;
-my ($token_secret) = $token =~ /_([^_]+)$/;
+# A credential is dagy_<kind>_<lookup>_<secret>; the secret, 43 base64url
+# characters, may itself hold '_'.
+my ($admin_secret, $new_secret, $token_secret) = map { substr($_, -43) } $s->key, $new_key, $token;
 for my $secret (['the admin key', $admin_secret], ['the new key', $new_secret],
 	['the access token', $token_secret], ['the admin password', $s->password],
 	['a user password', 'other-password'], ['a user password', 'pw-dev@example.com'],

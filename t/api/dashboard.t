@@ -91,7 +91,7 @@ SKIP: {
 	my $nginx = (grep { -x } map { "$_/nginx" } qw(/usr/sbin /usr/bin))[0];
 	skip 'nginx is not installed', 6 unless $nginx && -e '/etc/nginx/fastcgi_params';
 	my $port = DagyTest::free_port();
-	(my $conf = shipped('etc/nginx/dagy.conf')) =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;};
+	(my $conf = shipped('etc/nginx/dagy.conf')) =~ s{include fastcgi_params;}{include /etc/nginx/fastcgi_params;}g;
 	mkdir "$tmp/nginx";
 	write_file("$tmp/nginx/nginx.conf", ($> == 0 ? "user root;\n" : '') . "pid $tmp/nginx/nginx.pid;\n"
 		. "error_log $tmp/nginx/error.log;\nevents {}\nhttp {\n\taccess_log off;\n"
