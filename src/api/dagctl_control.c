@@ -109,7 +109,7 @@ put_str(json_t *o, const char *key, const char *v)
 static void
 wake(struct req *r)
 {
-	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_ALL);
 }
 
 /* page and limit (default def); -1 after a 400. */

@@ -468,7 +468,7 @@ rule_test_h(struct req *r)
 	if (n < 0 || (rc = audit_write(r->db, &r->who, "alert_rule.test", "alert_rule",
 	    db_val(row, 0, NOTIFY_R_ID), NULL)) < 0 || (rc = db_commit(r->db)) < 0)
 		return n < 0 ? (int)n : rc;
-	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_ALERTS);
 	/* Queued for the worker, which sends it within moments; each
 	 * attempt shows in GET .../deliveries. */
 	return api_json(r, 200, json_pack("{s:s, s:s}", "status", "sent", "message",

@@ -207,7 +207,7 @@ runs_api_trigger(struct req *r, const struct run_trigger *t, struct run_created 
 	out->params = params;
 	out->environment = n.environment;
 	if (t->execute)
-		wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+		wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_RUNS);
 	return 0;
 }
 
@@ -367,7 +367,7 @@ runs_api_cancel(struct req *r, const char *id, struct db_res **row)
 	    (rc = audit_write(r->db, &r->who, "run.cancel", "run", id, NULL)) < 0 ||
 	    (rc = db_commit(r->db)) < 0)
 		return rc;
-	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_HELD);
 	return 0;
 }
 
@@ -411,7 +411,7 @@ runs_retry_h(struct req *r)
 	    (rc = audit_write(r->db, &r->who, "run.retry", "run", id, NULL)) < 0 ||
 	    (rc = db_commit(r->db)) < 0)
 		return rc;
-	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_RUNS);
 	return api_json(r, 202, runs_api_json(row, 0, 1));
 }
 
@@ -577,7 +577,7 @@ runs_api_decide(struct req *r, const struct db_res *run, const char *step, int a
 	    "step", arena_printf(&r->arena, "%s/%s", db_val(run, 0, RUN_C_ID), step), NULL)) < 0 ||
 	    (rc = db_commit(r->db)) < 0)
 		return rc;
-	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_HELD);
 	return api_json(r, 200, json_pack("{s:s, s:s}", "step_id", step,
 	    "status", approve ? "approved" : "rejected"));
 }

@@ -199,7 +199,7 @@ not_found(struct req *r, const char *id)
 static void
 wake(struct req *r)
 {
-	wake_all(config_str(r->srv->cfg, "worker", "wake_dir"));
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_SCHEDULES | WAKE_RUNS);
 }
 
 static int

@@ -34,8 +34,9 @@ wake_listen(const char *dir, char *path)
 }
 
 void
-wake_all(const char *dir)
+wake_send(const char *dir, int kinds)
 {
+	char byte = (char)(kinds & WAKE_ALL);
 	struct sockaddr_un sa;
 	struct dirent *e;
 	DIR *d;
@@ -56,7 +57,7 @@ wake_all(const char *dir)
 		if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
 		    e->d_name) >= (int)sizeof(sa.sun_path))
 			continue;
-		if (sendto(fd, "w", 1, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+		if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
 		    errno == ECONNREFUSED)
 			unlink(sa.sun_path);
 	}
@@ -67,10 +68,10 @@ wake_all(const char *dir)
 int
 wake_drain(int fd)
 {
-	char buf[64];
-	int n = 0;
+	unsigned char byte;
+	int kinds = 0;
 
-	while (recv(fd, buf, sizeof(buf), 0) > 0)
-		n++;
-	return n;
+	while (recv(fd, &byte, 1, MSG_TRUNC) > 0)
+		kinds |= byte >= 1 && byte <= WAKE_ALL ? byte : WAKE_ALL;
+	return kinds;
 }

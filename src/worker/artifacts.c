@@ -22,10 +22,6 @@
 #include "dagy/objstore.h"
 #include "worker.h"
 
-static const char SQL_ARTIFACT[] =
-    "SELECT v.artifact_s3_uri, v.code_hash FROM runs r"
-    " JOIN flow_versions v ON v.id = r.version_id WHERE r.id = ? AND r.org_id = ?";
-
 static struct objstore *store;
 
 /* An entry may not be absolute or climb out with "..". */
@@ -190,28 +186,16 @@ cached(struct worker *w, const char *uri, const char *hash, char *path, size_t n
 int
 artifacts_fetch_run(struct worker *w, struct run *r)
 {
-	struct arena a = {0};
-	struct db_res *row;
 	char path[700];
-	int rc = 0;
 
-	if (db_query(w->db, &a, &row, SQL_ARTIFACT, "ii", r->id, r->org_id) < 0) {
-		log_warn("run %s: cannot look up its artifact: %s", r->public_id,
-		    db_errmsg(w->db));
-		rc = -1;
-		goto done;
-	}
-	if (row->nrows == 0 || db_val(row, 0, 0) == NULL || *db_val(row, 0, 0) == '\0')
-		goto done;
-	if (cached(w, db_val(row, 0, 0), db_val(row, 0, 1), path, sizeof(path)) < 0 ||
+	if (r->artifact == NULL)
+		return 0;
+	if (cached(w, r->artifact, r->code_hash, path, sizeof(path)) < 0 ||
 	    unpack(path, r->workdir) < 0) {
 		log_err("run %s: its artifact %s could not be unpacked; steps run without it",
-		    r->public_id, db_val(row, 0, 0));
-		rc = -1;
-		goto done;
+		    r->public_id, r->artifact);
+		return -1;
 	}
-	log_info("run %s: unpacked artifact %s", r->public_id, db_val(row, 0, 0));
-done:
-	arena_free(&a);
-	return rc;
+	log_info("run %s: unpacked artifact %s", r->public_id, r->artifact);
+	return 0;
 }

@@ -29,7 +29,8 @@ static const char SQL_TAKE[] =
     " started_at = COALESCE(started_at, UTC_TIMESTAMP(6)),"
     " updated_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = 'queued'";
 static const char SQL_LOAD[] =
-    "SELECT r.public_id, r.org_id, r.parameters, f.name, v.spec, r.environment FROM runs r"
+    "SELECT r.public_id, r.org_id, r.parameters, f.name, v.spec, r.environment,"
+    " NULLIF(v.artifact_s3_uri, ''), v.code_hash FROM runs r"
     " JOIN flows f ON f.id = r.flow_id JOIN flow_versions v ON v.id = r.version_id"
     " WHERE r.id = ?";
 static const char SQL_STEPS[] =
@@ -98,7 +99,7 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 	struct run *r;
 	json_t *nodes, *node;
 	size_t i;
-	int rc;
+	int rc, fresh;
 
 	if ((rc = db_query(w->db, a, &row, SQL_LOAD, "i", id)) < 0)
 		return rc;
@@ -113,6 +114,10 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		r->params = json_object();
 	r->flow_name = strdup(db_val(row, 0, 3));
 	r->environment = db_val(row, 0, 5) != NULL ? strdup(db_val(row, 0, 5)) : NULL;
+	if (db_val(row, 0, 6) != NULL) {
+		r->artifact = strdup(db_val(row, 0, 6));
+		r->code_hash = strdup(db_val(row, 0, 7) != NULL ? db_val(row, 0, 7) : "");
+	}
 	r->spec = json_loads(db_val(row, 0, 4), 0, NULL);
 	nodes = json_object_get(r->spec, "nodes");
 	r->nsteps = (int)json_array_size(nodes);
@@ -175,7 +180,8 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 	}
 	if ((rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
 		goto fail;
-	if (steps->nrows == 0) {
+	/* A run claimed the first time has no steps yet, nor outputs. */
+	if ((fresh = steps->nrows == 0)) {
 		/* Rows go in graph order, which is how steps are listed later. */
 		json_t *list = json_array(), *ordered = flowspec_order(r->spec), *o;
 		char *text;
@@ -207,9 +213,9 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 			r->unrecorded = 1;
 		}
 	}
-	if ((rc = db_query(w->db, a, &outs, SQL_OUTPUTS, "i", id)) < 0)
+	if (!fresh && (rc = db_query(w->db, a, &outs, SQL_OUTPUTS, "i", id)) < 0)
 		goto fail;
-	for (i = 0; i < outs->nrows; i++) {
+	for (i = 0; !fresh && i < outs->nrows; i++) {
 		int k = index_of(r, db_val(outs, (unsigned)i, 0));
 
 		if (k < 0)

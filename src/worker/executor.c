@@ -990,6 +990,8 @@ run_free(struct run *r)
 		secretenv_done(s);
 	}
 	free(r->environment);
+	free(r->artifact);
+	free(r->code_hash);
 	free(r->steps);
 	free(r->ready);
 	free(r->sla);

@@ -116,7 +116,7 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 	double grace = grace_of(w->cfg);
 	double next_poll = 0, next_beat = 0, next_reap = 0, last_flush = 0;
 	double stop_deadline = 0, next_fire = 0;
-	int killed = 0, backlog = 0, lost_launcher = 0;
+	int killed = 0, backlog = 0, lost_launcher = 0, claim_now = 0, check_now = 0;
 	struct epoll_event evs[MAX_EVENTS];
 
 	if (watch_fd(w, sig_pipe[0], &tag_signal) < 0 || watch_fd(w, w->launcher, &tag_launcher) < 0 ||
@@ -147,22 +147,25 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 			next_fire = due > 0 ? now + (double)(due - time(NULL)) : now + 3600;
 			if (fired > 0) {
 				next_poll = now;
-				wake_all(config_str(w->cfg, "worker", "wake_dir"));
+				wake_send(config_str(w->cfg, "worker", "wake_dir"), WAKE_RUNS);
 			}
 		}
 		exec_timers(w, now);
 		/* Steps of runs already held go first; new runs get what is left. */
 		exec_schedule(w, now);
-		if (!w->stopping && (now >= next_poll || backlog)) {
+		if (!w->stopping && (now >= next_poll || backlog || claim_now || check_now)) {
 			int free_slots = w->concurrency - w->running;
 			int want = free_slots < w->max_runs - w->nruns ?
 			    free_slots : w->max_runs - w->nruns;
 
-			if (now >= next_poll) {
+			if (now >= next_poll || check_now) {
 				if (claim_check(w) < 0)
 					log_warn("checking runs failed: %s", db_errmsg(w->db));
-				next_poll = now + poll_every;
+				if (now >= next_poll)
+					next_poll = now + poll_every;
+				check_now = 0;
 			}
+			claim_now = 0;
 			/* A full batch means more are queued: claim again as soon
 			 * as a slot frees instead of waiting for the next poll. */
 			if (want > 0) {
@@ -229,11 +232,14 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 			} else if (tag == &tag_store) {
 				store_collected(w);
 			} else if (tag == &tag_wake) {
-				if (wake_drain(wake_fd) > 0) {
-					next_poll = 0;
-					/* The API may have queued a test alert. */
+				int kinds = wake_drain(wake_fd);
+
+				claim_now |= (kinds & WAKE_RUNS) != 0;
+				check_now |= (kinds & WAKE_HELD) != 0;
+				if (kinds & WAKE_SCHEDULES)
+					next_fire = 0;
+				if (kinds & WAKE_ALERTS)
 					deliver_poke(w);
-				}
 			} else if (tag == &tag_launcher) {
 				struct launch_msg m;
 				int got;

@@ -297,7 +297,7 @@ poll_s3(struct poller *p, const struct db_res *s, unsigned i, json_t *cfg, json_
 		arena_free(&a);
 	}
 	if (fired > 0)
-		wake_all(config_str(p->cfg, "worker", "wake_dir"));
+		wake_send(config_str(p->cfg, "worker", "wake_dir"), WAKE_RUNS);
 done:
 	s3_objects_free(objs, n);
 	s3_free(c);
@@ -368,7 +368,7 @@ poll_one(struct poller *p, const struct db_res *s, unsigned i)
 		log_warn("sensor %s: poll failed: %s", id, err);
 	if (run_id != NULL) {
 		log_info("sensor %s fired: run %s", id, run_id);
-		wake_all(config_str(p->cfg, "worker", "wake_dir"));
+		wake_send(config_str(p->cfg, "worker", "wake_dir"), WAKE_RUNS);
 	}
 	goto done;
 fail:

@@ -86,6 +86,8 @@ struct run {
 	int done_recorded;   /* and the recorder wrote it */
 	char workdir[600];
 	char *environment;   /* NULL: none */
+	char *artifact;      /* the version's code artifact URI; NULL: none */
+	char *code_hash;     /* its checksum, for the worker's cache */
 	int old_workdir;     /* the directory was there before this claim */
 	json_t *retried;     /* step ids that went into a retry, for on_retry rules */
 	struct sla {         /* on_sla_breach rules, due while the run runs */
