@@ -43,9 +43,11 @@ IF NEW.status = 'failed' AND OLD.status <> 'failed' THEN
 -- A task is one finished attempt of a step that ran (a new finished_at);
 -- its step-seconds are the attempt's wall time. Approval steps wait for a
 -- person and use no compute: they are not tasks. A step inserted already
--- finished (an import) counts as well.
+-- finished (an import) counts as well. The worker's recorder counts the
+-- steps it finishes itself, one statement a batch instead of two a step,
+-- and marks its connection with @dagy_usage_by_batch.
 CREATE TRIGGER usage_step_update AFTER UPDATE ON step_runs FOR EACH ROW
-IF NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
+IF @dagy_usage_by_batch IS NULL AND NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NOT (OLD.finished_at <=> NEW.finished_at) AND NEW.type <> 'approval' THEN
   INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)
   VALUES (NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1,

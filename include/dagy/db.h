@@ -30,6 +30,9 @@ struct db_res {
 /* Creates the handle and tries to connect; a failed connect is not an error
  * here: each call reconnects on demand. */
 int db_open(struct db **out, const struct config *cfg);
+/* The same, running init (a static string) after each connect as well, so
+ * session variables survive reconnects. */
+int db_open_init(struct db **out, const struct config *cfg, const char *init);
 void db_close(struct db *db);
 
 /* types: one letter per parameter, 's' const char * (NULL binds NULL),

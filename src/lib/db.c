@@ -28,6 +28,7 @@ struct db {
 	int64_t insert_id; /* of the last db_exec */
 	uint64_t nerrors, nreconnects; /* for db_counters */
 	int connected;                 /* ever, so the next connect is a reconnect */
+	const char *init;              /* more session setup, on each connect */
 	char err[512];
 };
 
@@ -103,6 +104,8 @@ connect_db(struct db *db)
 	mysql_options(m, MYSQL_INIT_COMMAND,
 	    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
 	    "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
+	if (db->init != NULL)
+		mysql_options(m, MYSQL_INIT_COMMAND, db->init);
 	if (mysql_real_connect(m, config_str(cfg, "database", "host"),
 	    config_str(cfg, "database", "user"),
 	    config_str(cfg, "database", "password"),
@@ -123,11 +126,18 @@ connect_db(struct db *db)
 int
 db_open(struct db **out, const struct config *cfg)
 {
+	return db_open_init(out, cfg, NULL);
+}
+
+int
+db_open_init(struct db **out, const struct config *cfg, const char *init)
+{
 	struct db *db = calloc(1, sizeof(*db));
 
 	if (db == NULL)
 		return DB_ERR;
 	db->cfg = cfg;
+	db->init = init;
 	if (connect_db(db) < 0)
 		log_warn("database not reachable yet: %s", db->err);
 	*out = db;

@@ -125,6 +125,33 @@ static const char SQL_STEPS[] =
     " s.worker = ?, s.updated_at = UTC_TIMESTAMP(6),"
     /* Keeps the run's updated_at moving for clients polling by it. */
     " r.updated_at = UTC_TIMESTAMP(6)";
+/* Usage of the steps this batch finishes, counted per batch rather than by
+ * the step_runs trigger, which skips this connection (017): a task is a
+ * newly finished attempt of a step that ran, not an approval. Run before
+ * SQL_STEPS, while finished_at is still the old one. */
+#define STEP_LIST \
+    "JSON_TABLE(?, '$[*]' COLUMNS(id BIGINT PATH '$[1]', sa VARCHAR(32) PATH '$[6]'," \
+    " fa VARCHAR(32) PATH '$[7]')) j STRAIGHT_JOIN step_runs s ON s.id = j.id" \
+    " STRAIGHT_JOIN runs r ON r.id = s.run_id AND r.worker_id = ?"
+#define STEP_NEWLY_FINISHED \
+    " WHERE j.fa <> '' AND j.sa <> '' AND NOT (s.finished_at <=> CAST(j.fa AS DATETIME(6)))" \
+    " AND s.type <> 'approval'"
+#define STEP_MS "GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, j.sa, j.fa) / 1000))"
+static const char SQL_USAGE_HOURLY[] =
+    "INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)"
+    " SELECT s.org_id, DATE_FORMAT(j.fa, '%Y-%m-%d %H:00:00') h, CONNECTION_ID() % 4,"
+    " COUNT(*), SUM(" STEP_MS ") FROM " STEP_LIST STEP_NEWLY_FINISHED
+    " GROUP BY s.org_id, h"
+    " ON DUPLICATE KEY UPDATE task_count = task_count + VALUES(task_count),"
+    " step_ms = step_ms + VALUES(step_ms)";
+static const char SQL_USAGE_DAILY[] =
+    "INSERT INTO usage_daily (org_id, day, flow_name, executor, shard, task_count, step_ms)"
+    " SELECT s.org_id, DATE(j.fa) d, COALESCE(f.name, '') fl, r.executor, CONNECTION_ID() % 4,"
+    " COUNT(*), SUM(" STEP_MS ") FROM " STEP_LIST
+    " LEFT JOIN flows f ON f.id = s.flow_id" STEP_NEWLY_FINISHED
+    " GROUP BY s.org_id, d, fl, r.executor"
+    " ON DUPLICATE KEY UPDATE task_count = task_count + VALUES(task_count),"
+    " step_ms = step_ms + VALUES(step_ms)";
 static const char SQL_OUTPUTS[] =
     "INSERT INTO step_outputs (run_id, step_id, k, v)"
     " SELECT j.r, j.s, j.k, j.v FROM JSON_TABLE(?, '$[*]' COLUMNS("
@@ -365,7 +392,9 @@ write_batch(struct recorder *rec, struct batch *b, int sorted)
 
 	if ((rc = db_begin(rec->db)) < 0)
 		goto fail;
-	if ((rc = exec_list(rec->db, SQL_STEPS, b->steps, rec->name, 2)) < 0)
+	if ((rc = exec_list(rec->db, SQL_USAGE_HOURLY, b->steps, rec->name, 1)) < 0 ||
+	    (rc = exec_list(rec->db, SQL_USAGE_DAILY, b->steps, rec->name, 1)) < 0 ||
+	    (rc = exec_list(rec->db, SQL_STEPS, b->steps, rec->name, 2)) < 0)
 		goto fail;
 	/* Rows changed count each step and each run once. */
 	if (rc < (int64_t)json_array_size(b->steps) + b->step_runs && !sorted) {
@@ -473,7 +502,7 @@ store_start(struct worker *w)
 	pthread_mutex_init(&rec->mu, NULL);
 	pthread_cond_init(&rec->cv, NULL);
 	if ((rec->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    db_open(&rec->db, w->cfg) < 0 ||
+	    db_open_init(&rec->db, w->cfg, "SET @dagy_usage_by_batch = 1") < 0 ||
 	    pthread_create(&rec->thread, NULL, recorder_main, rec) != 0) {
 		if (rec->efd >= 0)
 			close(rec->efd);
