@@ -190,6 +190,8 @@ artifacts_fetch_run(struct worker *w, struct run *r)
 
 	if (r->artifact == NULL)
 		return 0;
+	if (mkdir(r->workdir, 0700) < 0 && errno != EEXIST)
+		log_syserr("mkdir %s", r->workdir);
 	if (cached(w, r->artifact, r->code_hash, path, sizeof(path)) < 0 ||
 	    unpack(path, r->workdir) < 0) {
 		log_err("run %s: its artifact %s could not be unpacked; steps run without it",

@@ -30,7 +30,11 @@ static const char SQL_TAKE[] =
     " updated_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = 'queued'";
 static const char SQL_LOAD[] =
     "SELECT r.public_id, r.org_id, r.parameters, f.name, v.spec, r.environment,"
-    " NULLIF(v.artifact_s3_uri, ''), v.code_hash FROM runs r"
+    " NULLIF(v.artifact_s3_uri, ''), v.code_hash,"
+    /* Whether the org has SLA rules at all: most have none, and then the
+     * claim skips looking for the run's (load_sla). */
+    " EXISTS (SELECT 1 FROM alert_rules ar WHERE ar.org_id = r.org_id"
+    "  AND ar.trigger_type = 'on_sla_breach' AND ar.enabled = 1) FROM runs r"
     " JOIN flows f ON f.id = r.flow_id JOIN flow_versions v ON v.id = r.version_id"
     " WHERE r.id = ?";
 static const char SQL_STEPS[] =
@@ -38,7 +42,8 @@ static const char SQL_STEPS[] =
 static const char SQL_STEPS_INSERT[] =
     "INSERT INTO step_runs (run_id, org_id, flow_id, step_id, type)"
     " SELECT r.id, r.org_id, r.flow_id, j.s, j.t FROM runs r, JSON_TABLE(?, '$[*]'"
-    " COLUMNS(s VARCHAR(64) PATH '$[0]', t VARCHAR(32) PATH '$[1]')) j WHERE r.id = ?";
+    " COLUMNS(s VARCHAR(64) PATH '$[0]', t VARCHAR(32) PATH '$[1]')) j WHERE r.id = ?"
+    " RETURNING step_id, status, attempt, id";
 static const char SQL_OUTPUTS[] =
     "SELECT step_id, k, v FROM step_outputs WHERE run_id = ?";
 
@@ -72,7 +77,7 @@ state_of(const char *s)
 
 /* The on_sla_breach rules of the run, each due at started_at + its SLA. */
 static int
-load_sla(struct worker *w, struct run *r, struct arena *a)
+load_sla(struct worker *w, struct run *r, struct arena *a, int org_has_sla)
 {
 	struct db_res *rows;
 	double now = now_mono();
@@ -81,6 +86,8 @@ load_sla(struct worker *w, struct run *r, struct arena *a)
 
 	r->retried = json_array();
 	r->breached = json_array();
+	if (!org_has_sla)
+		return 0;
 	if ((rc = notify_sla_rules(w->db, a, r->id, &rows)) < 0 || rows->nrows == 0)
 		return rc;
 	r->sla = calloc(rows->nrows, sizeof(*r->sla));
@@ -192,9 +199,9 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		json_decref(ordered);
 		text = json_dumps(list, JSON_COMPACT);
 		json_decref(list);
-		rc = (int)db_exec(w->db, SQL_STEPS_INSERT, "si", text, id);
+		rc = db_query(w->db, a, &steps, SQL_STEPS_INSERT, "si", text, id);
 		free(text);
-		if (rc < 0 || (rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
+		if (rc < 0)
 			goto fail;
 	}
 	for (i = 0; i < steps->nrows; i++) {
@@ -225,7 +232,7 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		json_object_set_new(r->steps[k].outputs, db_val(outs, (unsigned)i, 1),
 		    json_string(db_val(outs, (unsigned)i, 2)));
 	}
-	if ((rc = load_sla(w, r, a)) < 0)
+	if ((rc = load_sla(w, r, a, (int)db_int(row, 0, 8))) < 0)
 		goto fail;
 	exec_prepare(r);
 	*out = r;
@@ -275,7 +282,8 @@ claim_runs(struct worker *w, int max)
 			tail = &(*tail)->next;
 		*tail = loaded[i];
 		w->nruns++;
-		loaded[i]->old_workdir = mkdir(loaded[i]->workdir, 0700) < 0 && errno == EEXIST;
+		/* The launcher makes the directory with the first step. */
+		loaded[i]->old_workdir = access(loaded[i]->workdir, F_OK) == 0;
 		/* The deployed code, if the version has an artifact (artifacts.c). */
 		artifacts_fetch_run(w, loaded[i]);
 		log_info("claimed run %s (%s, %d steps)", loaded[i]->public_id,

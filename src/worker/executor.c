@@ -956,16 +956,6 @@ exec_schedule(struct worker *w, double now)
 	}
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 void
 run_free(struct run *r)
 {
@@ -973,8 +963,6 @@ run_free(struct run *r)
 
 	if (r == NULL)
 		return;
-	if (r->finished && r->workdir[0] != '\0')
-		nftw(r->workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	for (i = 0; i < r->nsteps; i++) {
 		struct step *s = &r->steps[i];
 

@@ -5,9 +5,12 @@
  * closes and the launcher kills every step's process group before it
  * exits, so no step outlives its worker. Spawning from here rather than
  * from the worker also keeps the cost of a spawn independent of how large
- * the worker has become. */
+ * the worker has become. Runs' working directories are made and removed
+ * here as well: on some filesystems a mkdir or a tree walk costs most of a
+ * millisecond, which the worker's loop should not wait for. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,7 +28,7 @@
 
 #include "worker.h"
 
-enum { REQ_SPAWN = 1, REQ_SIGNAL = 2 };
+enum { REQ_SPAWN = 1, REQ_SIGNAL = 2, REQ_RMTREE = 3 };
 
 /* What the worker sends. A spawn's strings follow in the same message, or
  * when they are many, in a memfd whose descriptor comes first. */
@@ -166,6 +169,9 @@ do_spawn(const struct req *q, char *msg, size_t len, int *fds, int nfds, int dev
 	for (i = 0; i < q->envc; i++)
 		NEXT(envp[i]);
 #undef NEXT
+	/* A run's first step makes its directory; a failure shows as the
+	 * spawn's own, which cannot enter it. */
+	(void)mkdir(cwd, 0700);
 	rc = spawn_one(path, argv, envp, cwd, q->has_stdin ? fds[2] : devnull, fds[0],
 	    fds[1], &pid);
 	/* A command run without the shell that cannot be executed (missing,
@@ -190,6 +196,16 @@ done:
 	free(argv);
 	free(envp);
 	free(body);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
 }
 
 static void
@@ -252,8 +268,12 @@ take_request(int sock, int devnull)
 	if ((size_t)n >= sizeof(q) && q.kind == REQ_SPAWN) {
 		body[n - (ssize_t)sizeof(q)] = '\0';
 		do_spawn(&q, body, (size_t)n - sizeof(q), fds, nfds, devnull);
-	} else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL)
+	} else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL) {
 		do_signal(&q);
+	} else if ((size_t)n > sizeof(q) && q.kind == REQ_RMTREE) {
+		body[n - (ssize_t)sizeof(q)] = '\0';
+		nftw(body, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	return 1;
@@ -399,6 +419,16 @@ launch_signal(int sock, uint64_t token, int sig)
 	struct req q = {.kind = REQ_SIGNAL, .sig = sig, .token = token};
 	struct iovec iov = {&q, sizeof(q)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return launch_send(sock, &mh);
+}
+
+int
+launch_rmtree(int sock, const char *path)
+{
+	struct req q = {.kind = REQ_RMTREE};
+	struct iovec iov[2] = {{&q, sizeof(q)}, {(void *)path, strlen(path) + 1}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 
 	return launch_send(sock, &mh);
 }

@@ -73,6 +73,19 @@ mkdirs(const char *path)
 	mkdir(buf, 0755);
 }
 
+/* Moves a finished run's directory aside at once, so a later claim of the
+ * same run on this host starts clean, and has the launcher remove it. */
+static void
+drop_workdir(struct worker *w, struct run *r)
+{
+	static unsigned seq;
+	char gone[sizeof(r->workdir) + 32];
+
+	snprintf(gone, sizeof(gone), "%s.gone-%d-%u", r->workdir, (int)getpid(), seq++);
+	if (rename(r->workdir, gone) == 0 && launch_rmtree(w->launcher, gone) < 0)
+		log_warn("run %s: %s is left behind", r->public_id, gone);
+}
+
 /* Drops runs that are finished and recorded. */
 static void
 retire_runs(struct worker *w)
@@ -84,6 +97,7 @@ retire_runs(struct worker *w)
 		if (r->nproc == 0 && r->finished && (r->done_recorded || r->lost)) {
 			*pp = r->next;
 			w->nruns--;
+			drop_workdir(w, r);
 			run_free(r);
 			continue;
 		}

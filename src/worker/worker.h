@@ -148,6 +148,8 @@ int launch_spawn(int sock, uint64_t token, const char *path, char *const argv[],
     char *const envp[], const char *cwd, const char *shcmd, int in, int out, int err);
 /* Signals the step's process group, if it still runs. */
 int launch_signal(int sock, uint64_t token, int sig);
+/* Removes a directory tree, after the requests sent before this one. */
+int launch_rmtree(int sock, const char *path);
 /* 1 with a report in *m, 0 when there is none now, -1 when the launcher is
  * gone. */
 int launch_recv(int sock, struct launch_msg *m);
