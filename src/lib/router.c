@@ -207,16 +207,7 @@ router_match(const struct router *rt, const char *method, char *path,
 	for (i = 0; i < rt->n; i++) {
 		const struct compiled *c = &rt->c[i];
 		long s = score(c, segs, (unsigned)ns);
-		int prefix = 0;
 
-		/* The dialect of a near miss decides the 404's error format. */
-		while (prefix < ns && (unsigned)prefix < c->nsegs &&
-		    c->segs[prefix] != NULL && strcmp(c->segs[prefix], segs[prefix]) == 0)
-			prefix++;
-		if (prefix > best_prefix) {
-			best_prefix = prefix;
-			*dialect = c->route->dialect;
-		}
 		if (s < 0)
 			continue;
 		path_matched = 1;
@@ -239,8 +230,23 @@ router_match(const struct router *rt, const char *method, char *path,
 			best = c;
 		}
 	}
-	if (best == NULL)
+	if (best == NULL) {
+		/* The dialect of the nearest miss decides the error's format;
+		 * looked for only now, as it compares every route. */
+		for (i = 0; i < rt->n; i++) {
+			const struct compiled *c = &rt->c[i];
+			int prefix = 0;
+
+			while (prefix < ns && (unsigned)prefix < c->nsegs && c->segs[prefix] != NULL &&
+			    strcmp(c->segs[prefix], segs[prefix]) == 0)
+				prefix++;
+			if (prefix > best_prefix) {
+				best_prefix = prefix;
+				*dialect = c->route->dialect;
+			}
+		}
 		return path_matched ? ROUTER_EMETHOD : ROUTER_ENOTFOUND;
+	}
 	m->route = best->route;
 	*dialect = best->route->dialect;
 	for (k = 0; k < best->nsegs; k++) {
