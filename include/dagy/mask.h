@@ -20,5 +20,9 @@ int mask_add(struct mask *m, const char *value, size_t n);
 size_t mask_push(struct mask *m, const char *in, size_t n, const char **out);
 /* At the end of the stream: the bytes held back, masked. */
 size_t mask_flush(struct mask *m, const char **out);
+/* A whole value through m, which must hold nothing back: a malloc'd,
+ * NUL-terminated masked copy (its length in *outn), NULL when out of
+ * memory. */
+char *mask_string(struct mask *m, const char *in, size_t n, size_t *outn);
 
 #endif

@@ -165,6 +165,28 @@ mask_push(struct mask *m, const char *in, size_t n, const char **out)
 	return m->nout;
 }
 
+char *
+mask_string(struct mask *m, const char *in, size_t n, size_t *outn)
+{
+	const char *part;
+	size_t a = mask_push(m, in, n, &part), b;
+	char *s = malloc(a + 1), *t;
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, part, a);
+	b = mask_flush(m, &part);
+	if ((t = realloc(s, a + b + 1)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s = t;
+	memcpy(s + a, part, b);
+	s[a + b] = '\0';
+	*outn = a + b;
+	return s;
+}
+
 size_t
 mask_flush(struct mask *m, const char **out)
 {

@@ -448,15 +448,20 @@ fail:
 static void
 add_output(struct step *s, const char *key, size_t klen, const char *val, size_t vlen)
 {
-	char k[129];
+	char k[129], *masked;
+	size_t mn = 0;
 	json_t *v;
 
 	if (klen == 0 || klen > 128)
 		return;
 	memcpy(k, key, klen);
 	k[klen] = '\0';
+	/* An output is shown as the step's logs are: without its secrets. */
+	masked = secretenv_mask_value(s->secrets, val, vlen, &mn);
 	/* Values that are not UTF-8 cannot be stored as JSON; drop them. */
-	if ((v = json_stringn(val, vlen)) == NULL)
+	v = masked != NULL ? json_stringn(masked, mn) : json_stringn(val, vlen);
+	free(masked);
+	if (v == NULL)
 		return;
 	if (json_object_size(s->outputs) == 0)
 		s->run->outsteps[s->run->noutsteps++] = s->idx;
@@ -647,6 +652,10 @@ finish_step(struct worker *w, struct step *s, double now)
 
 	flush_partial(w, s, &s->out, 1);
 	flush_partial(w, s, &s->err, 2);
+	/* Outputs of a step that succeeded, read while its secrets are at
+	 * hand to be masked. */
+	if (!s->abandoned && !r->cancelling && !r->lost && !s->timed_out && code == 0)
+		read_output_file(s);
 	secretenv_done(s);
 	drop_proc(w, s);
 	if (s->abandoned) {
@@ -667,7 +676,6 @@ finish_step(struct worker *w, struct step *s, double now)
 		return;
 	}
 	if (!s->timed_out && code == 0) {
-		read_output_file(s);
 		free(s->error);
 		s->error = NULL;
 		finish_as(s, ST_SUCCESS);

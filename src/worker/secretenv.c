@@ -188,6 +188,14 @@ secretenv_mask(struct step_secrets *s, int stream, const char *in, size_t n,
 	return mask_push(stream == 1 ? s->out : s->err, in, n, out);
 }
 
+char *
+secretenv_mask_value(struct step_secrets *s, const char *in, size_t n, size_t *outn)
+{
+	if (s == NULL || s->err == NULL)
+		return NULL;
+	return mask_string(s->err, in, n, outn);
+}
+
 size_t
 secretenv_flush(struct step_secrets *s, int stream, const char **out)
 {

@@ -48,5 +48,9 @@ size_t secretenv_mask(struct step_secrets *s, int stream, const char *in, size_t
     const char **out);
 /* At the end of stream: what the mask still held back. */
 size_t secretenv_flush(struct step_secrets *s, int stream, const char **out);
+/* A step output's value with the step's secrets masked, malloc'd (length
+ * in *outn); NULL when s hides nothing or memory ran out. Call after the
+ * streams are flushed. */
+char *secretenv_mask_value(struct step_secrets *s, const char *in, size_t n, size_t *outn);
 
 #endif

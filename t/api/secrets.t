@@ -183,6 +183,20 @@ is_deeply([map { "$_->{key}=$_->{value}" } @$outs], ['len=' . length($sv)], 'the
 my @stored = $s->sql("SELECT line FROM step_logs l JOIN runs r ON r.id = l.run_id WHERE r.public_id = '$id'");
 ok(@stored >= 6 && !grep({ /s3cret|AbCdEf|sup3r/ } @stored), 'step_logs in MariaDB hold no part of a value');
 
+# Outputs are shown as logs are: a secret written to one is masked.
+$s->flow('leaky-outputs', [
+	['file', 'echo "token=$API_KEY" >> "$DAGY_OUTPUT"; echo "url=https://u:$API_KEY@h/x" >> "$DAGY_OUTPUT"',
+		undef, { env => $env }],
+	['marker', 'echo "::daggle-output name=echoed::$API_KEY"', undef, { env => $env }],
+]);
+$id = $s->trigger('leaky-outputs');
+is($s->wait_run($id)->{status}, 'completed', 'steps writing a secret to their outputs');
+is_deeply({ map { ("$_->{step_id}.$_->{key}" => $_->{value}) } @{ $s->req(GET => "/v1/runs/$id/outputs")->{json}{items} } },
+	{ 'file.token' => '***', 'file.url' => 'https://u:***@h/x', 'marker.echoed' => '***' },
+	'outputs hold *** where the secret was');
+ok(!grep({ /s3cret|sup3r/ } $s->sql("SELECT v FROM step_outputs o JOIN runs r ON r.id = o.run_id"
+	. " WHERE r.public_id = '$id'")), 'step_outputs in MariaDB hold no part of a value');
+
 # The environment's own secret before the organization-wide one.
 is($s->req(POST => '/v1/secrets', { secret_name => 'echo-key', value => 'staging-only-value-x',
 	environment => 'staging' })->{status}, 201, 'the same secret for staging');
