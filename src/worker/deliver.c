@@ -7,12 +7,9 @@
  * dies between the receiver's answer and the record sends it again. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,21 +19,11 @@
 #include "dagy/log.h"
 #include "dagy/notify.h"
 #include "dagy/secrets.h"
+#include "bgthread.h"
 #include "worker.h"
 
 #define CLAIM_LEASE 120 /* seconds a claimed delivery is this worker's */
 #define CLAIM_BATCH 16
-
-struct sender {
-	pthread_t thread;
-	const struct config *cfg;
-	const char *name;
-	struct db *db;
-	struct secrets_keyring *keys;
-	int efd;   /* poked when deliveries may be due now */
-	int quit;  /* read and written under the eventfd's wake-ups only */
-	pthread_mutex_t mu;
-};
 
 /* What one attempt came to. */
 struct outcome {
@@ -53,7 +40,7 @@ discard(char *p, size_t size, size_t n, void *arg)
 }
 
 static CURL *
-easy(struct sender *s, const char *url)
+easy(struct bgthread *s, const char *url)
 {
 	CURL *c = curl_easy_init();
 
@@ -83,7 +70,7 @@ perform(CURL *c, struct outcome *o)
 
 /* POSTs body as JSON with extra header lines; a 2xx answer delivers. */
 static void
-post_json(struct sender *s, const char *url, const char *body, struct curl_slist *hdrs,
+post_json(struct bgthread *s, const char *url, const char *body, struct curl_slist *hdrs,
     struct outcome *o)
 {
 	CURL *c = easy(s, url);
@@ -129,7 +116,7 @@ summary(json_t *ev, char *out, size_t n)
 }
 
 static const char *
-run_link(struct sender *s, json_t *ev, char *buf, size_t n)
+run_link(struct bgthread *s, json_t *ev, char *buf, size_t n)
 {
 	const char *base = config_str(s->cfg, "notifications", "base_url");
 
@@ -142,7 +129,7 @@ run_link(struct sender *s, json_t *ev, char *buf, size_t n)
 /* The lines every human-readable alert carries: what happened, the flow
  * and run, status, duration, error and a link when there is one. */
 static void
-describe(struct sender *s, json_t *ev, const char *bold, char *out, size_t n)
+describe(struct bgthread *s, json_t *ev, const char *bold, char *out, size_t n)
 {
 	json_t *dur = json_object_get(ev, "duration_seconds");
 	char head[512], link[600];
@@ -164,7 +151,7 @@ describe(struct sender *s, json_t *ev, const char *bold, char *out, size_t n)
 }
 
 static void
-send_slack(struct sender *s, json_t *cfg, json_t *sec, json_t *ev, struct outcome *o)
+send_slack(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, struct outcome *o)
 {
 	char head[512], text[2048];
 	json_t *msg;
@@ -187,7 +174,7 @@ send_slack(struct sender *s, json_t *cfg, json_t *sec, json_t *ev, struct outcom
 /* The event, signed as Stripe signs: t=<unix time>,v1=<hex HMAC-SHA256 of
  * "<t>.<body>">, so a receiver can check it and refuse old replays. */
 static void
-send_webhook(struct sender *s, json_t *sec, json_t *ev, const char *id, struct outcome *o)
+send_webhook(struct bgthread *s, json_t *sec, json_t *ev, const char *id, struct outcome *o)
 {
 	const char *secret = str(sec, "signing_secret"), *k;
 	struct curl_slist *hdrs = NULL;
@@ -236,7 +223,7 @@ mail_read(char *p, size_t size, size_t n, void *arg)
 }
 
 static void
-send_email(struct sender *s, json_t *cfg, json_t *sec, json_t *ev, const char *id,
+send_email(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, const char *id,
     struct outcome *o)
 {
 	const char *security = str(cfg, "security"), *host = str(cfg, "smtp_host");
@@ -291,7 +278,7 @@ send_email(struct sender *s, json_t *cfg, json_t *sec, json_t *ev, const char *i
 }
 
 static void
-send_pagerduty(struct sender *s, json_t *cfg, json_t *sec, json_t *ev, const char *kind,
+send_pagerduty(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, const char *kind,
     const char *id, struct outcome *o)
 {
 	const char *url = json_object_get(cfg, "events_url") != NULL ? str(cfg, "events_url") :
@@ -324,7 +311,7 @@ send_pagerduty(struct sender *s, json_t *cfg, json_t *sec, json_t *ev, const cha
 
 /* Sends one claimed delivery (a notify_claim row) and records it. */
 static void
-deliver(struct sender *s, const struct db_res *d, unsigned i)
+deliver(struct bgthread *s, const struct db_res *d, unsigned i)
 {
 	struct arena a = {0};
 	struct outcome o = {0, ""};
@@ -376,105 +363,24 @@ deliver(struct sender *s, const struct db_res *d, unsigned i)
 	arena_free(&a);
 }
 
-static int
-quitting(struct sender *s)
-{
-	int q;
-
-	pthread_mutex_lock(&s->mu);
-	q = s->quit;
-	pthread_mutex_unlock(&s->mu);
-	return q;
-}
-
-static void *
-sender_main(void *arg)
-{
-	struct sender *s = arg;
-	struct pollfd p = {.fd = s->efd, .events = POLLIN};
-
-	while (!quitting(s)) {
-		struct arena a = {0};
-		struct db_res *rows;
-		int64_t due;
-		uint64_t n;
-		unsigned i;
-		int wait_ms = 5000;
-
-		if (notify_claim(s->db, &a, s->name, CLAIM_LEASE, CLAIM_BATCH, &rows) == 0) {
-			for (i = 0; i < rows->nrows && !quitting(s); i++)
-				deliver(s, rows, i);
-			if (rows->nrows == CLAIM_BATCH)
-				wait_ms = 0;
-		}
-		/* Sleep until the next one is due; new ones poke the eventfd. */
-		if (wait_ms > 0 && (due = notify_next_due(s->db, &a)) >= 0 && due < wait_ms)
-			wait_ms = (int)due + 1;
-		arena_free(&a);
-		if (wait_ms > 0 && poll(&p, 1, wait_ms) > 0 && read(s->efd, &n, sizeof(n)) < 0 &&
-		    errno != EAGAIN)
-			log_syserr("eventfd");
-	}
-	return NULL;
-}
-
 int
-deliver_start(struct worker *w)
+deliver_pass(struct bgthread *s)
 {
-	struct sender *s = calloc(1, sizeof(*s));
-	char err[512];
+	struct arena a = {0};
+	struct db_res *rows;
+	int64_t due;
+	unsigned i;
+	int wait_ms = 5000;
 
-	if (s == NULL)
-		return -1;
-	s->cfg = w->cfg;
-	s->name = w->name;
-	pthread_mutex_init(&s->mu, NULL);
-	/* A keyring of its own: opening re-reads the file after a rotation,
-	 * which must not race the executor's. */
-	if (secrets_keyring_load(&s->keys, config_str(w->cfg, "secrets", "key_file"), err,
-	    sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto fail;
+	if (notify_claim(s->db, &a, s->name, CLAIM_LEASE, CLAIM_BATCH, &rows) == 0) {
+		for (i = 0; i < rows->nrows && !bg_quitting(s); i++)
+			deliver(s, rows, i);
+		if (rows->nrows == CLAIM_BATCH)
+			wait_ms = 0;
 	}
-	if ((s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || db_open(&s->db, w->cfg) < 0 ||
-	    pthread_create(&s->thread, NULL, sender_main, s) != 0)
-		goto fail;
-	w->sender = s;
-	return 0;
-fail:
-	if (s->efd > 0)
-		close(s->efd);
-	db_close(s->db);
-	secrets_keyring_free(s->keys);
-	free(s);
-	return -1;
-}
-
-void
-deliver_poke(struct worker *w)
-{
-	uint64_t one = 1;
-
-	if (w->sender != NULL && write(w->sender->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_syserr("eventfd");
-}
-
-void
-deliver_stop(struct worker *w)
-{
-	struct sender *s = w->sender;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->quit = 1;
-	pthread_mutex_unlock(&s->mu);
-	deliver_poke(w);
-	pthread_join(s->thread, NULL);
-	close(s->efd);
-	db_close(s->db);
-	secrets_keyring_free(s->keys);
-	pthread_mutex_destroy(&s->mu);
-	free(s);
-	w->sender = NULL;
+	/* Sleep until the next one is due; new ones poke the thread. */
+	if (wait_ms > 0 && (due = notify_next_due(s->db, &a)) >= 0 && due < wait_ms)
+		wait_ms = (int)due + 1;
+	arena_free(&a);
+	return wait_ms;
 }

@@ -21,6 +21,7 @@
 #include "dagy/log.h"
 #include "dagy/secrets.h"
 #include "dagy/wake.h"
+#include "bgthread.h"
 #include "worker.h"
 
 #define FLUSH_EVERY 0.050 /* seconds between batches while steps are busy */
@@ -253,7 +254,7 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 				if (kinds & WAKE_SCHEDULES)
 					next_fire = 0;
 				if (kinds & WAKE_ALERTS)
-					deliver_poke(w);
+					bg_poke(w->sender);
 			} else if (tag == &tag_launcher) {
 				struct launch_msg m;
 				int got;
@@ -356,18 +357,10 @@ main(int argc, char **argv)
 		log_syserr("cannot start the recorder");
 		goto done;
 	}
-	if (deliver_start(&w) < 0) {
-		log_syserr("cannot start the sender of alerts");
+	if ((w.sender = bg_start(&w, "the sender of alerts", deliver_pass)) == NULL ||
+	    (w.syncer = bg_start(&w, "the syncer of projects", projects_pass)) == NULL ||
+	    (w.poller = bg_start(&w, "the poller of sensors", sensors_pass)) == NULL)
 		goto done;
-	}
-	if (projects_start(&w) < 0) {
-		log_syserr("cannot start the syncer of projects");
-		goto done;
-	}
-	if (sensors_start(&w) < 0) {
-		log_syserr("cannot start the poller of sensors");
-		goto done;
-	}
 	log_info("worker %s started: concurrency %d", w.name, w.concurrency);
 	rc = run_loop(&w, wake_fd, store_fd);
 	/* Everything recorded, then the runs given back: never the reverse. */
@@ -383,9 +376,9 @@ main(int argc, char **argv)
 	}
 	log_info("worker %s stopped", w.name);
 done:
-	sensors_stop(&w);
-	projects_stop(&w);
-	deliver_stop(&w);
+	bg_stop(&w.poller);
+	bg_stop(&w.syncer);
+	bg_stop(&w.sender);
 	store_stop(&w);
 	/* Closing its socket lets the launcher go; no step is left by now. */
 	if (w.launcher >= 0) {

@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <spawn.h>
@@ -31,38 +30,19 @@
 #include "dagy/projects.h"
 #include "dagy/runs.h"
 #include "dagy/secrets.h"
+#include "bgthread.h"
 #include "worker.h"
 
 extern char **environ;
 
-struct syncer {
-	pthread_t thread;
-	const struct config *cfg;
-	struct db *db;
-	struct secrets_keyring *keys;
-	int quit;
-	pthread_mutex_t mu;
-};
-
 #define OUT_MAX 65536
-
-static int
-quitting(struct syncer *s)
-{
-	int q;
-
-	pthread_mutex_lock(&s->mu);
-	q = s->quit;
-	pthread_mutex_unlock(&s->mu);
-	return q;
-}
 
 /* Runs argv (argv[0] looked up in PATH) in dir with the extra environment
  * entries env (NULL-terminated, may be NULL). Its output, up to OUT_MAX
  * bytes, lands in out (NUL-terminated, in a). Returns the exit status,
  * or -1 when it could not start or ran out of time (and was killed). */
 static int
-run(struct syncer *s, struct arena *a, const char *dir, const char *const *argv,
+run(struct bgthread *s, struct arena *a, const char *dir, const char *const *argv,
     const char *const *env, char **out)
 {
 	posix_spawn_file_actions_t fa;
@@ -185,7 +165,7 @@ line1(char *s)
 /* The environment that gives git the project's credential: an
  * Authorization header for HTTPS, a key file for SSH. */
 static int
-credential(struct syncer *s, struct arena *a, const struct db_res *p, const char *base,
+credential(struct bgthread *s, struct arena *a, const struct db_res *p, const char *base,
     const char **env)
 {
 	const char *auth = db_val(p, 0, PRJ_C_AUTH), *sealed = db_val(p, 0, PRJ_C_SEALED);
@@ -227,7 +207,7 @@ credential(struct syncer *s, struct arena *a, const struct db_res *p, const char
 
 /* Queues a run of the project's flow running cmd in dir; *dbid is set. */
 static int
-start_run(struct syncer *s, struct arena *a, const struct db_res *p, const char *cmd,
+start_run(struct bgthread *s, struct arena *a, const struct db_res *p, const char *cmd,
     const char *dir, int64_t *dbid)
 {
 	struct db_res *v, *row;
@@ -279,7 +259,7 @@ plan_command(struct arena *a, const struct db_res *p, int execute)
 
 /* The captured output of a run's steps, one text. */
 static const char *
-run_output(struct syncer *s, struct arena *a, int64_t run_dbid)
+run_output(struct bgthread *s, struct arena *a, int64_t run_dbid)
 {
 	struct db_res *rows;
 	size_t n = 0, k;
@@ -306,7 +286,7 @@ ended(const char *status)
 
 /* Moves each open plan of the project on by one step. */
 static void
-drive_plans(struct syncer *s, struct arena *a, const struct db_res *p, const char *base,
+drive_plans(struct bgthread *s, struct arena *a, const struct db_res *p, const char *base,
     const char *repo, const char *const *cred)
 {
 	struct db_res *l;
@@ -372,7 +352,7 @@ drive_plans(struct syncer *s, struct arena *a, const struct db_res *p, const cha
 
 /* One claimed project: clone or fetch, record, open and drive plans. */
 static void
-sync_one(struct syncer *s, struct arena *a, const struct db_res *p)
+sync_one(struct bgthread *s, struct arena *a, const struct db_res *p)
 {
 	const char *dir = config_str(s->cfg, "projects", "dir"), *id = db_val(p, 0, PRJ_C_ID);
 	const char *base = arena_printf(a, "%s/%s", dir, id);
@@ -456,82 +436,27 @@ done:
 		drive_plans(s, a, p, base, repo, cred);
 }
 
-static void *
-syncer_main(void *arg)
+int
+projects_pass(struct bgthread *s)
 {
-	struct syncer *s = arg;
 	/* A sync runs about ten git commands, each within the timeout; the
 	 * lease outlasts them all, so no other worker takes the project. */
 	int lease = 12 * config_int(s->cfg, "projects", "git_timeout_seconds");
+	struct arena a = {0};
+	struct db_res *row = NULL;
+	int rc, wait_ms = 250;
 
-	while (!quitting(s)) {
-		struct arena a = {0};
-		struct db_res *row = NULL;
-		int rc, idle = 1;
-
-		if (db_begin(s->db) == 0) {
-			rc = projects_claim(s->db, &a, lease, &row);
-			if (rc < 0 || db_commit(s->db) < 0) {
-				db_rollback(s->db);
-				row = NULL;
-			}
-			if (row != NULL && row->nrows > 0) {
-				sync_one(s, &a, row);
-				idle = 0;
-			}
+	if (db_begin(s->db) == 0) {
+		rc = projects_claim(s->db, &a, lease, &row);
+		if (rc < 0 || db_commit(s->db) < 0) {
+			db_rollback(s->db);
+			row = NULL;
 		}
-		arena_free(&a);
-		if (idle) {
-			struct timespec ts = {0, 250 * 1000 * 1000};
-
-			nanosleep(&ts, NULL);
+		if (row != NULL && row->nrows > 0) {
+			sync_one(s, &a, row);
+			wait_ms = 0;
 		}
 	}
-	return NULL;
-}
-
-int
-projects_start(struct worker *w)
-{
-	struct syncer *s = calloc(1, sizeof(*s));
-	char err[512];
-
-	if (s == NULL)
-		return -1;
-	s->cfg = w->cfg;
-	pthread_mutex_init(&s->mu, NULL);
-	/* A keyring of its own, as the sender's: opening re-reads the file. */
-	if (secrets_keyring_load(&s->keys, config_str(w->cfg, "secrets", "key_file"), err,
-	    sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto fail;
-	}
-	if (db_open(&s->db, w->cfg) < 0 || pthread_create(&s->thread, NULL, syncer_main, s) != 0)
-		goto fail;
-	w->syncer = s;
-	return 0;
-fail:
-	db_close(s->db);
-	secrets_keyring_free(s->keys);
-	pthread_mutex_destroy(&s->mu);
-	free(s);
-	return -1;
-}
-
-void
-projects_stop(struct worker *w)
-{
-	struct syncer *s = w->syncer;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->quit = 1;
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->thread, NULL);
-	db_close(s->db);
-	secrets_keyring_free(s->keys);
-	pthread_mutex_destroy(&s->mu);
-	free(s);
-	w->syncer = NULL;
+	arena_free(&a);
+	return wait_ms;
 }

@@ -6,12 +6,9 @@
  * came to equal a value. The executor loop never waits on a poll. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "dagy/audit.h"
@@ -25,19 +22,10 @@
 #include "dagy/secrets.h"
 #include "dagy/sensors.h"
 #include "dagy/wake.h"
+#include "bgthread.h"
 #include "worker.h"
 
 #define CLAIM_BATCH 8
-
-struct poller {
-	pthread_t thread;
-	const struct config *cfg;
-	struct db *db;
-	struct secrets_keyring *keys;
-	int efd;   /* poked to stop */
-	int quit;
-	pthread_mutex_t mu;
-};
 
 /* A response body, kept up to a limit. */
 struct body {
@@ -69,7 +57,7 @@ collect(char *p, size_t size, size_t n, void *arg)
 /* value with every {{secrets.NAME}} replaced by the org's secret, in a;
  * NULL with err set when one does not resolve. */
 static char *
-expand(struct poller *p, struct arena *a, int64_t org, const char *value, char *err,
+expand(struct bgthread *p, struct arena *a, int64_t org, const char *value, char *err,
     size_t errlen)
 {
 	const char *s = value, *open;
@@ -95,7 +83,7 @@ expand(struct poller *p, struct arena *a, int64_t org, const char *value, char *
 
 /* Fetches the sensor's URL into b; 0, or -1 with err. */
 static int
-fetch(struct poller *p, struct arena *a, int64_t org, json_t *cfg, json_t *sec,
+fetch(struct bgthread *p, struct arena *a, int64_t org, json_t *cfg, json_t *sec,
     struct body *b, char *err, size_t errlen)
 {
 	const char *method = json_string_value(json_object_get(cfg, "method")), *k;
@@ -188,7 +176,7 @@ params_for(struct arena *a, const char *spec_text, const char *given_text)
 /* Starts the run of a firing and records it; the caller owns the
  * transaction. */
 static int
-start_run(struct poller *p, struct arena *a, const struct db_res *s, unsigned i,
+start_run(struct bgthread *p, struct arena *a, const struct db_res *s, unsigned i,
     const char *detail, const char *delivery, json_t *extra, const char **run_id)
 {
 	int64_t org = db_int(s, i, SENSORS_P_ORG);
@@ -226,14 +214,13 @@ start_run(struct poller *p, struct arena *a, const struct db_res *s, unsigned i,
 	    db_val(v, 0, FLOWS_V_VERSION), "sensor_id", db_val(s, i, SENSORS_P_ID)));
 }
 
-static int quitting(struct poller *p);
 
 /* An s3 sensor's poll: lists the bucket under the prefix and starts one
  * run per object (key and ETag) not fired for before. The firing's
  * delivery id is the SHA-256 of key and ETag, so a slot polled twice, or
  * by two workers, still starts one run per object. */
 static void
-poll_s3(struct poller *p, const struct db_res *s, unsigned i, json_t *cfg, json_t *sec,
+poll_s3(struct bgthread *p, const struct db_res *s, unsigned i, json_t *cfg, json_t *sec,
     char *err, size_t errlen)
 {
 	const char *addr = json_string_value(json_object_get(cfg, "addressing"));
@@ -260,7 +247,7 @@ poll_s3(struct poller *p, const struct db_res *s, unsigned i, json_t *cfg, json_
 		snprintf(err, errlen, "listing s3://%s: %s", bucket, s3_error(c));
 		goto done;
 	}
-	for (k = 0; k < n && fired < 100 && !quitting(p); k++) {
+	for (k = 0; k < n && fired < 100 && !bg_quitting(p); k++) {
 		struct arena a = {0};
 		const char *etag = objs[k].etag != NULL ? objs[k].etag : "";
 		char *both = arena_printf(&a, "%s\n%s", objs[k].key, etag), hex[65];
@@ -305,7 +292,7 @@ done:
 
 /* Polls one claimed sensor and fires it if its condition says so. */
 static void
-poll_one(struct poller *p, const struct db_res *s, unsigned i)
+poll_one(struct bgthread *p, const struct db_res *s, unsigned i)
 {
 	struct arena a = {0};
 	const char *id = db_val(s, i, SENSORS_P_ID), *old = db_val(s, i, SENSORS_P_STATE);
@@ -381,97 +368,24 @@ done:
 	arena_free(&a);
 }
 
-static int
-quitting(struct poller *p)
-{
-	int q;
-
-	pthread_mutex_lock(&p->mu);
-	q = p->quit;
-	pthread_mutex_unlock(&p->mu);
-	return q;
-}
-
-static void *
-poller_main(void *arg)
-{
-	struct poller *p = arg;
-	struct pollfd pfd = {.fd = p->efd, .events = POLLIN};
-
-	while (!quitting(p)) {
-		struct arena a = {0};
-		struct db_res *rows;
-		int64_t due;
-		uint64_t n;
-		unsigned i;
-		int wait_ms = 5000;
-
-		if (sensors_poll_claim(p->db, &a, CLAIM_BATCH, &rows) == 0) {
-			for (i = 0; i < rows->nrows && !quitting(p); i++)
-				poll_one(p, rows, i);
-			if (rows->nrows == CLAIM_BATCH)
-				wait_ms = 0;
-		}
-		/* New sensors are seen within the 5 s fallback. */
-		if (wait_ms > 0 && (due = sensors_poll_next(p->db, &a)) >= 0 && due < wait_ms)
-			wait_ms = (int)due + 1;
-		arena_free(&a);
-		if (wait_ms > 0 && poll(&pfd, 1, wait_ms) > 0 && read(p->efd, &n, sizeof(n)) < 0 &&
-		    errno != EAGAIN)
-			log_syserr("eventfd");
-	}
-	return NULL;
-}
-
 int
-sensors_start(struct worker *w)
+sensors_pass(struct bgthread *p)
 {
-	struct poller *p = calloc(1, sizeof(*p));
-	char err[512];
+	struct arena a = {0};
+	struct db_res *rows;
+	int64_t due;
+	unsigned i;
+	int wait_ms = 5000;
 
-	if (p == NULL)
-		return -1;
-	p->cfg = w->cfg;
-	p->efd = -1;
-	pthread_mutex_init(&p->mu, NULL);
-	if (secrets_keyring_load(&p->keys, config_str(w->cfg, "secrets", "key_file"), err,
-	    sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto fail;
+	if (sensors_poll_claim(p->db, &a, CLAIM_BATCH, &rows) == 0) {
+		for (i = 0; i < rows->nrows && !bg_quitting(p); i++)
+			poll_one(p, rows, i);
+		if (rows->nrows == CLAIM_BATCH)
+			wait_ms = 0;
 	}
-	if ((p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || db_open(&p->db, w->cfg) < 0 ||
-	    pthread_create(&p->thread, NULL, poller_main, p) != 0)
-		goto fail;
-	w->poller = p;
-	return 0;
-fail:
-	if (p->efd >= 0)
-		close(p->efd);
-	db_close(p->db);
-	secrets_keyring_free(p->keys);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
-	return -1;
-}
-
-void
-sensors_stop(struct worker *w)
-{
-	struct poller *p = w->poller;
-	uint64_t one = 1;
-
-	if (p == NULL)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
-	pthread_mutex_unlock(&p->mu);
-	if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_syserr("eventfd");
-	pthread_join(p->thread, NULL);
-	close(p->efd);
-	db_close(p->db);
-	secrets_keyring_free(p->keys);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
-	w->poller = NULL;
+	/* New sensors are seen within the 5 s fallback. */
+	if (wait_ms > 0 && (due = sensors_poll_next(p->db, &a)) >= 0 && due < wait_ms)
+		wait_ms = (int)due + 1;
+	arena_free(&a);
+	return wait_ms;
 }

@@ -18,6 +18,7 @@
 #include "dagy/exceptions.h"
 #include "dagy/log.h"
 #include "dagy/notify.h"
+#include "bgthread.h"
 #include "worker.h"
 
 static const char *const state_names[] = {
@@ -588,7 +589,7 @@ store_collected(struct worker *w)
 	w->store_busy = 0;
 	absorb(w, b);
 	if (b->queued > 0)
-		deliver_poke(w);
+		bg_poke(w->sender);
 	batch_free(b);
 	return 1;
 }

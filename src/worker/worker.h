@@ -117,9 +117,9 @@ struct worker {
 	char workdir[512];
 	int launcher, epfd;  /* the launcher's socket; the loop's epoll */
 	struct recorder *rec;
-	struct sender *sender;
-	struct syncer *syncer;
-	struct poller *poller;
+	struct bgthread *sender;  /* alert deliveries (deliver.c) */
+	struct bgthread *syncer;  /* dagctl projects (projects.c) */
+	struct bgthread *poller;  /* polling sensors (sensors.c) */
 	int store_busy;      /* a batch is with the recorder */
 	pid_t launcher_pid;
 	char self_exe[4096]; /* this binary, which built-in steps run */
@@ -200,19 +200,15 @@ void store_stop(struct worker *w);
 void store_log(struct worker *w, struct step *s, int stream, const char *line,
     size_t len, int cut);
 
-/* deliver.c: the sender thread of alert deliveries. */
-int deliver_start(struct worker *w);
-/* Deliveries may be due now (the recorder queued some, or the API asked). */
-void deliver_poke(struct worker *w);
-void deliver_stop(struct worker *w);
-
-/* projects.c: the thread that keeps dagctl projects' checkouts in sync
- * and drives their plans. */
-int projects_start(struct worker *w);
-void projects_stop(struct worker *w);
-/* sensors.c: the poller thread of polling sensors. */
-int sensors_start(struct worker *w);
-void sensors_stop(struct worker *w);
+/* The passes of the background threads (bgthread.h), each returning how
+ * long to sleep. deliver.c: sends due alert deliveries; poke w->sender
+ * when some may be due now (the recorder queued some, or the API asked).
+ * projects.c: keeps dagctl projects' checkouts in sync and drives their
+ * plans. sensors.c: polls due sensors. */
+struct bgthread;
+int deliver_pass(struct bgthread *t);
+int projects_pass(struct bgthread *t);
+int sensors_pass(struct bgthread *t);
 
 /* scheduler.c: fires due slots; returns runs created and sets *next_due
  * (epoch of the earliest next slot, 0 if none), or a db_err. */
