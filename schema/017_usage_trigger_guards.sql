@@ -46,29 +46,24 @@ IF NEW.status = 'failed' AND OLD.status <> 'failed' THEN
 -- finished (an import) counts as well. The worker's recorder counts the
 -- steps it finishes itself, one statement a batch instead of two a step,
 -- and marks its connection with @dagy_usage_by_batch.
+CREATE PROCEDURE usage_add_task(org BIGINT UNSIGNED, flow BIGINT UNSIGNED, run BIGINT UNSIGNED,
+  started DATETIME(6), finished DATETIME(6))
+BEGIN
+  INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)
+  VALUES (org, DATE_FORMAT(finished, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1,
+   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, started, finished) / 1000)))
+  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms); INSERT INTO usage_daily
+  (org_id, day, flow_name, executor, shard, task_count, step_ms)
+  VALUES (org, DATE(finished), COALESCE((SELECT name FROM flows WHERE id = flow), ''),
+   COALESCE((SELECT executor FROM runs WHERE id = run), ''), CONNECTION_ID() % 4, 1,
+   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, started, finished) / 1000)))
+  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms); END;
+
 CREATE TRIGGER usage_step_update AFTER UPDATE ON step_runs FOR EACH ROW
 IF @dagy_usage_by_batch IS NULL AND NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL
    AND NOT (OLD.finished_at <=> NEW.finished_at) AND NEW.type <> 'approval' THEN
-  INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)
-  VALUES (NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1,
-   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000)))
-  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms); INSERT INTO usage_daily
-  (org_id, day, flow_name, executor, shard, task_count, step_ms)
-  VALUES (NEW.org_id, DATE(NEW.finished_at),
-   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''),
-   COALESCE((SELECT executor FROM runs WHERE id = NEW.run_id), ''), CONNECTION_ID() % 4, 1,
-   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000)))
-  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms); END IF;
+  CALL usage_add_task(NEW.org_id, NEW.flow_id, NEW.run_id, NEW.started_at, NEW.finished_at); END IF;
 
 CREATE TRIGGER usage_step_insert AFTER INSERT ON step_runs FOR EACH ROW
 IF NEW.finished_at IS NOT NULL AND NEW.started_at IS NOT NULL AND NEW.type <> 'approval' THEN
-  INSERT INTO usage_hourly (org_id, hour, shard, task_count, step_ms)
-  VALUES (NEW.org_id, DATE_FORMAT(NEW.finished_at, '%Y-%m-%d %H:00:00'), CONNECTION_ID() % 4, 1,
-   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000)))
-  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms); INSERT INTO usage_daily
-  (org_id, day, flow_name, executor, shard, task_count, step_ms)
-  VALUES (NEW.org_id, DATE(NEW.finished_at),
-   COALESCE((SELECT name FROM flows WHERE id = NEW.flow_id), ''),
-   COALESCE((SELECT executor FROM runs WHERE id = NEW.run_id), ''), CONNECTION_ID() % 4, 1,
-   GREATEST(0, ROUND(TIMESTAMPDIFF(MICROSECOND, NEW.started_at, NEW.finished_at) / 1000)))
-  ON DUPLICATE KEY UPDATE task_count = task_count + 1, step_ms = step_ms + VALUES(step_ms); END IF;
+  CALL usage_add_task(NEW.org_id, NEW.flow_id, NEW.run_id, NEW.started_at, NEW.finished_at); END IF;
