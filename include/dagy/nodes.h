@@ -57,6 +57,10 @@ int nodes_custom_list(struct db *db, struct arena *a, int64_t org_id,
     struct db_res **rows);
 int nodes_custom_get(struct db *db, struct arena *a, int64_t org_id,
     const char *node_type, struct db_res **row);
+/* The same, locking the row until the transaction ends: an update reads
+ * the definition it replaces, and two at once must not both read it. */
+int nodes_custom_lock(struct db *db, struct arena *a, int64_t org_id,
+    const char *node_type, struct db_res **row);
 /* Creates version 1; NODES_EEXISTS when the org has that type. */
 int nodes_custom_create(struct db *db, struct arena *a, int64_t org_id,
     int64_t user_id, const char *node_type, const char *def_text,

@@ -319,7 +319,7 @@ nodes_update_h(struct req *r)
 		return api_invalid(r, "node_type", "cannot be changed (it is '%s')", type);
 	if ((rc = db_begin(r->db)) < 0)
 		return rc;
-	rc = nodes_custom_get(r->db, &r->arena, r->who.org_id, type, &row);
+	rc = nodes_custom_lock(r->db, &r->arena, r->who.org_id, type, &row);
 	if (rc == NODES_ENOTFOUND) {
 		db_rollback(r->db);
 		return not_found(r, type);

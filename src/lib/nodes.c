@@ -744,6 +744,7 @@ nodes_check_definition(json_t *def, char field[64], char reason[256])
 
 static const char SQL_LIST[] = NODE_SELECT " WHERE org_id = ? ORDER BY node_type";
 static const char SQL_GET[] = NODE_SELECT " WHERE org_id = ? AND node_type = ?";
+static const char SQL_LOCK[] = NODE_SELECT " WHERE org_id = ? AND node_type = ? FOR UPDATE";
 static const char SQL_INSERT[] =
     "INSERT INTO custom_nodes (org_id, node_type, version, definition, created_by)"
     " VALUES (?, ?, 1, ?, NULLIF(?, 0))";
@@ -775,6 +776,17 @@ nodes_custom_get(struct db *db, struct arena *a, int64_t org_id,
     const char *node_type, struct db_res **row)
 {
 	int rc = db_query(db, a, row, SQL_GET, "is", org_id, node_type);
+
+	if (rc == 0 && (*row)->nrows == 0)
+		return NODES_ENOTFOUND;
+	return rc;
+}
+
+int
+nodes_custom_lock(struct db *db, struct arena *a, int64_t org_id,
+    const char *node_type, struct db_res **row)
+{
+	int rc = db_query(db, a, row, SQL_LOCK, "is", org_id, node_type);
 
 	if (rc == 0 && (*row)->nrows == 0)
 		return NODES_ENOTFOUND;

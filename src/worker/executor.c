@@ -174,14 +174,34 @@ upper_name(const char *in, char *out, size_t n)
 	out[i] = '\0';
 }
 
-/* The step's environment: the worker's, less its own DAGY_ settings, plus
- * run facts, parameters, upstream outputs and the node's env. The
- * worker's own entries are shared, not copied: *nbase says how many lead
- * the array. */
+/* Whether the worker's entry e gives way to the step's own: PWD, which
+ * the step gets as its directory (as sh -c would set it), or a name the
+ * node's env or its secrets set. Otherwise a name would appear twice, and
+ * getenv (direct exec) and sh (which takes the last) would disagree. */
+static int
+overridden(const char *e, json_t *node_env, char *const *secret_env)
+{
+	size_t len = strcspn(e, "="), i;
+
+	if (len == 3 && strncmp(e, "PWD", 3) == 0)
+		return 1;
+	if (json_object_getn(node_env, e, len) != NULL)
+		return 1;
+	for (i = 0; secret_env != NULL && secret_env[i] != NULL; i++)
+		if (strncmp(secret_env[i], e, len) == 0 && secret_env[i][len] == '=')
+			return 1;
+	return 0;
+}
+
+/* The step's environment: the worker's, less its own DAGY_ settings and
+ * what the step sets itself, plus run facts, parameters, upstream outputs
+ * and the node's env. The worker's own entries are shared, not copied:
+ * *nbase says how many lead the array. */
 static char **
 build_env(struct step *s, size_t *nbase)
 {
 	struct run *r = s->run;
+	json_t *node_env = json_object_get(s->node, "env");
 	size_t n = 0, cap = 64, i;
 	char **env = malloc(cap * sizeof(*env)), name[256];
 	const char *key;
@@ -197,9 +217,11 @@ build_env(struct step *s, size_t *nbase)
 		env[n++] = e_;                                                \
 	} while (0)
 	for (i = 0; environ[i] != NULL; i++)
-		if (strncmp(environ[i], "DAGY_", 5) != 0)
+		if (strncmp(environ[i], "DAGY_", 5) != 0 &&
+		    !overridden(environ[i], node_env, secretenv_env(s)))
 			ADD(environ[i]);
 	*nbase = n;
+	ADD(env_str("PWD", r->workdir));
 	ADD(env_str("DAGY_RUN_ID", r->public_id));
 	ADD(env_str("DAGY_FLOW", r->flow_name));
 	ADD(env_str("DAGY_STEP_ID", s->id));
@@ -227,7 +249,7 @@ build_env(struct step *s, size_t *nbase)
 			ADD(env_entry(name, v));
 		}
 	}
-	json_object_foreach(json_object_get(s->node, "env"), key, v)
+	json_object_foreach(node_env, key, v)
 		if (!json_is_object(v)) /* {"secret": …}: from secretenv below */
 			ADD(env_entry(key, v));
 	for (i = 0; secretenv_env(s) != NULL && secretenv_env(s)[i] != NULL; i++)

@@ -96,6 +96,23 @@ is($parent, 'dagy-launcher', 'a plain command is a child of the launcher, no she
 my ($ppid2) = $piped =~ /^\d+ \(cat\) \S (\d+)/;
 isnt($ppid2, $ppid, 'a pipeline runs under a shell of its own');
 
+# A name the node's env sets replaces the worker's, and PWD is the step's
+# directory: the same whether the command runs under a shell or not.
+my $env = { env => { HOME => '/nowhere-home', LANG => 'C' } };
+$s->flow('env_override', [['direct', 'printenv HOME', undef, $env], ['shell', 'echo "$HOME"', undef, $env],
+	['count', 'env', undef, $env], ['pwd_direct', 'printenv PWD'], ['pwd_shell', 'echo "$PWD" && pwd']]);
+$id = $s->trigger('env_override');
+is($s->wait_run($id, 30)->{status}, 'completed', 'steps overriding the environment');
+$events = $s->req(GET => "/v1/runs/$id/logs?limit=1000")->{json}{events};
+my %got;
+push @{ $got{ $_->{step_id} } }, $_->{message} for @$events;
+is_deeply($got{direct}, ['/nowhere-home'], 'direct exec sees the node\'s HOME');
+is_deeply($got{shell}, ['/nowhere-home'], 'and so does sh');
+is(scalar(grep { /^HOME=/ } @{ $got{count} }), 1, 'HOME appears once in the environment');
+my ($pwd) = @{ $got{pwd_direct} };
+like($pwd, qr{/$id$}, 'PWD is the run\'s directory for a direct exec');
+is_deeply($got{pwd_shell}, [$pwd, $pwd], 'as for sh, whose pwd agrees');
+
 unlink "$tmp.out", "$tmp.err";
 $s->finish;
 done_testing;
