@@ -267,14 +267,21 @@ read_auth(struct req *r, struct project_fields *f, const char *id)
 	return 0;
 }
 
+/* file:// and http:// only where [projects] allow_local_urls says so: the
+ * worker clones as its own user, so a file:// URL could name another
+ * organization's checkout, and http:// would send the token in clear. */
 static int
 check_url(struct req *r, const char *url)
 {
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 &&
-	    strncmp(url, "ssh://", 6) != 0 && strncmp(url, "file://", 7) != 0 &&
-	    strncmp(url, "git@", 4) != 0)
-		return api_invalid(r, "repository_url", "must be an https://, ssh://, git@ or "
-		    "file:// URL"), -1;
+	int local = strncmp(url, "http://", 7) == 0 || strncmp(url, "file://", 7) == 0;
+
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "ssh://", 6) != 0 &&
+	    strncmp(url, "git@", 4) != 0 && !local)
+		return api_invalid(r, "repository_url", "must be an https://, ssh:// or git@ URL"),
+		    -1;
+	if (local && !config_int(r->srv->cfg, "projects", "allow_local_urls"))
+		return api_invalid(r, "repository_url", "file:// and http:// URLs are not "
+		    "allowed on this installation ([projects] allow_local_urls)"), -1;
 	if (url[strcspn(url, " \t\r\n'\"\\")] != '\0' || url[0] == '-')
 		return api_invalid(r, "repository_url", "must not hold spaces or quotes"), -1;
 	return 0;

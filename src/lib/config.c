@@ -144,6 +144,7 @@ static const struct known_key known[] = {
 	{"projects", "dir", K_STR, "/var/lib/dagy/projects"},
 	{"projects", "poll_seconds", K_INT, "60"},
 	{"projects", "git_timeout_seconds", K_INT, "300"},
+	{"projects", "allow_local_urls", K_INT, "0"},
 	{"team", "invitation_ttl_hours", K_INT, "168"},
 	{"log", "level", K_STR, "info"},
 	{"log", "file", K_STR, ""},

@@ -262,5 +262,15 @@ is($s->as($eve, GET => '/api/v1/dags/etl-daily')->{status}, 404, "another org's 
 is($s->as($eve, GET => "/api/v1/projects/$project/runs", undef, { 'X-Organization-ID' => $org_public })->{status},
 	403, 'naming an org one is not in: 403');
 
+# Project repositories: file:// (which could name another organization's
+# checkout on the worker) and http:// (a token in clear) are refused unless
+# the installation allows them.
+for my $url ('file:///var/lib/dagy/projects/proj_other/repo', 'http://git.example.com/r.git') {
+	$r = $s->req(POST => '/api/v1/projects', { name => 'p', project_type => 'dbt', repository_url => $url },
+		{ 'X-Organization-ID' => $org_public });
+	is($r->{status}, 400, "repository_url $url: 400") or diag($r->{body});
+	like($r->{body}, qr/allow_local_urls/, 'saying which setting allows it');
+}
+
 $s->finish;
 done_testing;

@@ -50,7 +50,7 @@ sh("git -C $work checkout -q -b main");
 my $sha1 = commit('first');
 
 my $s = DagyTest->start(conf => ['[projects]', "dir = $pdir", 'poll_seconds = 1',
-	'git_timeout_seconds = 20']);
+	'git_timeout_seconds = 20', 'allow_local_urls = 1']);
 my $org = ($s->sql('SELECT public_id FROM orgs ORDER BY id LIMIT 1'))[0];
 my %h = ('X-Organization-ID' => $org);
 my $r;
