@@ -67,6 +67,10 @@ int usage_by_flow(struct db *db, struct arena *a, int64_t org_id, const char *fr
  * transaction that creates the run. */
 int usage_admit(struct db *db, struct arena *a, const struct usage_plan *p,
     int64_t org_id, struct usage_refusal *why);
+/* usage_admit under the org's own plan, read from orgs, for runs started
+ * by the worker (schedules, sensors); no query when no plan has quotas. */
+int usage_admit_org(struct db *db, struct arena *a, const struct config *cfg, int64_t org_id,
+    struct usage_refusal *why);
 /* The scheduler's check before firing a slot of schedule (internal id,
  * public id) at slot (SQL DATETIME): 0 to fire, 1 when the slot was
  * recorded as skipped (schedule_skips and an audit row), or a db_err. */

@@ -192,6 +192,10 @@ int api_invalid(struct req *r, const char *field, const char *fmt, ...)
 
 /* The quotas and rates of the organization's plan (cached at start). */
 const struct usage_plan *api_plan(struct req *r);
+/* Refuses (answering, -1) what a suspended org may not do: writes when
+ * writes is set, and new runs after a failed payment's grace when runs is
+ * set. 0 when allowed. */
+int api_org_gate(struct req *r, int writes, int runs);
 /* A start_date or end_date query parameter (a date or an RFC 3339 time):
  * 0 with *t (*is_date set for a bare date; *t untouched when absent), or
  * -1 after a 400 naming it. */

@@ -436,6 +436,21 @@ api_plan(struct req *r)
 }
 
 int
+api_org_gate(struct req *r, int writes, int runs)
+{
+	if (r->who.org_suspended && writes)
+		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
+		    "suspended"), "organization '%s' is suspended: writes and runs are refused,"
+		    " reads still work", r->who.org_public_id), -1;
+	if (runs && r->who.runs_blocked_after != 0 && time(NULL) >= r->who.runs_blocked_after)
+		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
+		    "payment_overdue"), "runs of organization '%s' are suspended: a payment"
+		    " failed and its grace period is over; data and reads are untouched",
+		    r->who.org_public_id), -1;
+	return 0;
+}
+
+int
 req_date(struct req *r, const char *name, time_t *t, int *is_date)
 {
 	const char *v = req_query(r, name);

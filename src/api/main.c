@@ -359,18 +359,8 @@ suspend_gate(struct req *r)
 
 	if (r->who.org_id == 0 || rt->perm >= PERM_PUBLIC)
 		return 0;
-	if (r->who.org_suspended && strcmp(r->method, "GET") != 0 &&
-	    strcmp(r->method, "HEAD") != 0)
-		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
-		    "suspended"), "organization '%s' is suspended: writes and runs are refused,"
-		    " reads still work", r->who.org_public_id), -1;
-	if (rt->perm == PERM_RUNS_TRIGGER && r->who.runs_blocked_after != 0 &&
-	    time(NULL) >= r->who.runs_blocked_after)
-		return api_error(r, API_E_ORG_SUSPENDED, json_pack("{s:s}", "org_status",
-		    "payment_overdue"), "runs of organization '%s' are suspended: a payment"
-		    " failed and its grace period is over; data and reads are untouched",
-		    r->who.org_public_id), -1;
-	return 0;
+	return api_org_gate(r, strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0,
+	    rt->perm == PERM_RUNS_TRIGGER);
 }
 
 /* Moves this host's API request counts into usage_hourly when the flush

@@ -724,6 +724,16 @@ webhook_h(struct req *r)
 	r->who.user_id = db_val(s, 0, SENSORS_C_CREATOR) ? db_int(s, 0, SENSORS_C_CREATOR) : 0;
 	r->who.email = arena_printf(&r->arena, "sensor:%s", db_val(s, 0, SENSORS_C_ID));
 	r->who.ip = req_env(r, "REMOTE_ADDR");
+	/* Its runs count against the org's plan, and a suspended org's
+	 * webhooks start none, as its API calls would not. */
+	r->who.org_public_id = db_val(s, 0, SENSORS_C_ORG_ID);
+	r->who.plan = db_val(s, 0, SENSORS_C_ORG_PLAN);
+	r->who.org_suspended = (int)db_int(s, 0, SENSORS_C_ORG_SUSPENDED);
+	r->who.runs_blocked_after = (time_t)db_int(s, 0, SENSORS_C_ORG_BLOCKED);
+	if (api_org_gate(r, 1, 1) < 0) {
+		rc = 0;
+		goto done;
+	}
 	f.delivery_id = delivery;
 	if (delivery != NULL && (rc = sensors_delivered(r->db, &r->arena,
 	    db_int(s, 0, SENSORS_C_DBID), delivery, &run_id)) != SENSORS_ENOTFOUND) {

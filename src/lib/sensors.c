@@ -9,7 +9,8 @@
 #define SENSOR_COLS "s.public_id, s.name, s.sensor_type, s.flow_name, s.config," \
 	" s.flow_params, s.enabled, " DB_TS("s.created_at") ", s.sealed, s.org_id," \
 	" s.created_by, " DB_TS("s.last_polled_at") ", s.last_poll_error, " \
-	DB_TS("s.next_poll_at") ", s.id"
+	DB_TS("s.next_poll_at") ", s.id, o.public_id, o.plan, o.status = 'suspended'," \
+	" COALESCE(UNIX_TIMESTAMP(o.runs_blocked_after), 0)"
 
 static const char SQL_INSERT[] =
     "INSERT INTO sensors (public_id, org_id, name, sensor_type, flow_name, config,"
@@ -17,14 +18,17 @@ static const char SQL_INSERT[] =
     " next_poll_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0),"
     " IF(? > 0 AND ? = 1, UTC_TIMESTAMP(6), NULL))";
 static const char SQL_GET[] =
-    "SELECT " SENSOR_COLS " FROM sensors s WHERE s.org_id = ? AND s.public_id = ?";
+    "SELECT " SENSOR_COLS " FROM sensors s JOIN orgs o ON o.id = s.org_id"
+    " WHERE s.org_id = ? AND s.public_id = ?";
 static const char SQL_LIST[] =
-    "SELECT " SENSOR_COLS " FROM sensors s WHERE s.org_id = ? AND s.id > ?"
+    "SELECT " SENSOR_COLS " FROM sensors s JOIN orgs o ON o.id = s.org_id"
+    " WHERE s.org_id = ? AND s.id > ?"
     " ORDER BY s.id LIMIT ?";
 static const char SQL_DELETE[] =
     "DELETE FROM sensors WHERE org_id = ? AND public_id = ?";
 static const char SQL_BY_TOKEN[] =
-    "SELECT " SENSOR_COLS " FROM sensors s WHERE s.token_hash = ? AND s.enabled = 1"
+    "SELECT " SENSOR_COLS " FROM sensors s JOIN orgs o ON o.id = s.org_id"
+    " WHERE s.token_hash = ? AND s.enabled = 1"
     " AND s.sensor_type = 'webhook'";
 
 int

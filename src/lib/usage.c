@@ -171,11 +171,9 @@ usage_admit(struct db *db, struct arena *a, const struct usage_plan *p,
 }
 
 int
-usage_schedule_gate(struct db *db, struct arena *a, const struct config *cfg,
-    int64_t org_id, int64_t schedule_id, const char *schedule_public_id,
-    const char *slot)
+usage_admit_org(struct db *db, struct arena *a, const struct config *cfg, int64_t org_id,
+    struct usage_refusal *why)
 {
-	struct usage_refusal why;
 	struct usage_plan p;
 	struct db_res *r;
 	size_t i;
@@ -191,7 +189,18 @@ usage_schedule_gate(struct db *db, struct arena *a, const struct config *cfg,
 	if ((rc = db_query(db, a, &r, SQL_PLAN, "i", org_id)) < 0)
 		return rc;
 	usage_plan(cfg, r->nrows == 1 ? db_val(r, 0, 0) : NULL, &p);
-	if ((rc = usage_admit(db, a, &p, org_id, &why)) <= 0)
+	return usage_admit(db, a, &p, org_id, why);
+}
+
+int
+usage_schedule_gate(struct db *db, struct arena *a, const struct config *cfg,
+    int64_t org_id, int64_t schedule_id, const char *schedule_public_id,
+    const char *slot)
+{
+	struct usage_refusal why;
+	int rc;
+
+	if ((rc = usage_admit_org(db, a, cfg, org_id, &why)) <= 0)
 		return rc;
 	if ((rc = (int)db_exec(db, SQL_SKIP, "iiss", org_id, schedule_id, slot, why.quota)) < 0)
 		return rc;

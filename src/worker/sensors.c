@@ -21,6 +21,7 @@
 #include "dagy/s3.h"
 #include "dagy/secrets.h"
 #include "dagy/sensors.h"
+#include "dagy/usage.h"
 #include "dagy/wake.h"
 #include "bgthread.h"
 #include "worker.h"
@@ -174,18 +175,26 @@ params_for(struct arena *a, const char *spec_text, const char *given_text)
 }
 
 /* Starts the run of a firing and records it; the caller owns the
- * transaction. */
+ * transaction. 1 (logged, nothing started) when the org is at a quota. */
 static int
 start_run(struct bgthread *p, struct arena *a, const struct db_res *s, unsigned i,
     const char *detail, const char *delivery, json_t *extra, const char **run_id)
 {
 	int64_t org = db_int(s, i, SENSORS_P_ORG);
 	int64_t user = db_val(s, i, SENSORS_P_CREATOR) ? db_int(s, i, SENSORS_P_CREATOR) : 0;
+	struct usage_refusal why;
 	struct db_res *v;
 	struct run_new n;
 	const char *slug;
 	int rc;
 
+	if ((rc = usage_admit_org(p->db, a, p->cfg, org, &why)) != 0) {
+		if (rc == 1)
+			log_info("sensor %s: no run: quota %s reached (%lld of %lld)",
+			    db_val(s, i, SENSORS_P_ID), why.quota, (long long)why.current,
+			    (long long)why.limit);
+		return rc;
+	}
 	if ((rc = flows_version(p->db, a, org, db_val(s, i, SENSORS_P_FLOW), NULL, &v)) < 0)
 		return rc;
 	memset(&n, 0, sizeof(n));
@@ -270,6 +279,12 @@ poll_s3(struct bgthread *p, const struct db_res *s, unsigned i, json_t *cfg, jso
 		    (json_int_t)objs[k].size)), hex, extra, &run_id)) == 0)
 			rc = db_commit(p->db);
 		json_decref(extra);
+		if (rc == 1) {
+			/* At a quota: the object fires on a later poll. */
+			db_rollback(p->db);
+			arena_free(&a);
+			break;
+		}
 		if (rc < 0) {
 			db_rollback(p->db);
 			/* DB_EDUP: another poll fired for this object first. */
@@ -347,8 +362,13 @@ poll_one(struct bgthread *p, const struct db_res *s, unsigned i)
 	if ((rc = sensors_poll_record(p->db, db_int(s, i, SENSORS_P_DBID), old, state,
 	    err[0] ? err : NULL)) < 0)
 		goto fail;
-	if (rc == 1 && fires && (rc = start_run(p, &a, s, i, detail, NULL, NULL, &run_id)) < 0)
-		goto fail;
+	if (rc == 1 && fires && (rc = start_run(p, &a, s, i, detail, NULL, NULL, &run_id)) != 0) {
+		/* At a quota, the change stays unseen, to fire on a later poll. */
+		if (rc < 0)
+			goto fail;
+		db_rollback(p->db);
+		goto done;
+	}
 	if ((rc = db_commit(p->db)) < 0)
 		goto fail;
 	if (err[0])

@@ -155,6 +155,13 @@ $r = m_req(GET => '/v1/usage/summary');
 is($r->{json}{run_count}, 2, 'the org sees its own runs only');
 is($r->{json}{api_call_count}, $calls - 1, 'API requests: exactly the ones made before this one');
 
+# Runs a webhook starts count against the org's plan too.
+$r = m_req(POST => '/v1/sensors', { name => 'hook', sensor_type => 'webhook', flow_name => 'quick' });
+is($r->{status}, 201, 'a webhook sensor in the org at its quota');
+$r = $s->req(POST => "/v1/webhooks/$r->{json}{webhook_token}", {}, { Authorization => undef });
+is($r->{status}, 429, 'its webhook is refused: 429');
+is($r->{json}{details}{quota}, 'monthly_runs', 'naming the quota');
+
 # --- a concurrency quota ---------------------------------------------------------------------
 $s->cli('user', 'add', 'conc@example.com', '--password', 'pw');
 $s->cli('org', 'add', 'conc', '--owner', 'conc@example.com', '--plan', 'professional');
