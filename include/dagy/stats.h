@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define STATS_MAX_ROUTES 255 /* route indexes 0..254; 255 counts unmatched */
+#define STATS_MAX_ROUTES 511 /* route indexes 0..510; 511 counts unmatched */
 #define STATS_UNMATCHED STATS_MAX_ROUTES
 #define STATS_NSTATUS 30     /* see stats_status; the last is "other" */
 #define STATS_NBUCKETS 11    /* finite latency bounds; +Inf is the count */

@@ -433,7 +433,7 @@ runs(const struct client *c, int argc, char **argv)
 	static const char *const fields[] = {"run_id", "flow_name", "flow_version", "status",
 		"created_at"};
 	char path[2048] = "/v1/runs";
-	int i;
+	int i, one_page = 0;
 
 	for (i = 0; i < argc; i++) {
 		const char *q = NULL;
@@ -451,20 +451,21 @@ runs(const struct client *c, int argc, char **argv)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s=%s",
 		    strchr(path, '?') ? "&" : "?", q, enc);
 		free(enc);
-		if (strcmp(q, "limit") == 0) {
-			/* One page of that many, not every page. */
-			json_t *page;
-			int st = client_call(c, "GET", path, NULL, 0, &page);
+		one_page |= strcmp(q, "limit") == 0;
+	}
+	if (one_page) {
+		/* One page of that many, not every page. */
+		json_t *page;
+		int st = client_call(c, "GET", path, NULL, 0, &page);
 
-			if (st != 200)
-				return st < 0 ? 1 : client_fail(st, page);
-			if (c->json)
-				print_json(json_object_get(page, "items"));
-			else
-				table(json_object_get(page, "items"), fields, 5);
-			json_decref(page);
-			return 0;
-		}
+		if (st != 200)
+			return st < 0 ? 1 : client_fail(st, page);
+		if (c->json)
+			print_json(json_object_get(page, "items"));
+		else
+			table(json_object_get(page, "items"), fields, 5);
+		json_decref(page);
+		return 0;
 	}
 	return show_list(c, path, fields, 5);
 }
@@ -527,6 +528,11 @@ login(struct client *c, int argc, char **argv)
 		json_decref(body);
 		if (st != 200)
 			return st < 0 ? 1 : client_fail(st, out);
+		if (!json_is_string(json_object_get(out, "access_token"))) {
+			fprintf(stderr, "dagy: the login answer holds no access token\n");
+			json_decref(out);
+			return 1;
+		}
 		free(c->key);
 		c->key = strdup(json_string_value(json_object_get(out, "access_token")));
 		json_decref(out);

@@ -40,6 +40,7 @@ static const struct known_key known[] = {
 	{"database", "name", K_STR, "dagy"},
 	{"database", "connect_timeout", K_INT, "2"},
 	{"database", "read_timeout", K_INT, "60"},
+	{"database", "lock_wait_timeout", K_INT, "5"},
 	{"auth", "argon2_memory_kib", K_INT, "19456"},
 	{"auth", "argon2_iterations", K_INT, "2"},
 	{"auth", "argon2_parallelism", K_INT, "1"},
@@ -382,6 +383,12 @@ config_check(const struct config *cfg, FILE *out)
 	    config_int(cfg, "team", "invitation_ttl_hours") < 1) {
 		fprintf(out, "%s: [projects] poll_seconds and git_timeout_seconds and [team] "
 		    "invitation_ttl_hours must be at least 1\n", cfg->path);
+		problems++;
+	}
+	if (config_int(cfg, "database", "lock_wait_timeout") < 1 ||
+	    config_int(cfg, "database", "lock_wait_timeout") > 3600) {
+		fprintf(out, "%s: [database] lock_wait_timeout must be 1 to 3600 seconds\n",
+		    cfg->path);
 		problems++;
 	}
 	if (config_str(cfg, "projects", "dir")[0] != '/') {

@@ -101,6 +101,10 @@ like($out, qr/^dagy: .*cycle.* \(HTTP 400\)$/m, 'with the API\'s message');
 	is($rc, 0, 'runs --status failed');
 	like($out, qr/^run_\w+\s+bad\s+1\s+failed\s/m, 'the failed run');
 	unlike($out, qr/\bhello\b/, 'and not the completed one');
+	($rc, $out) = $s->cli('--json', 'runs', '--limit', '5', '--status', 'failed');
+	my $limited = eval { decode_json($out) } // [];
+	is_deeply([map { $_->{status} } @$limited], ['failed'],
+		'--limit keeps the options after it') or diag($out);
 
 	($rc, $out) = $s->cli('logs', $done->{run_id});
 	is($rc, 0, 'logs RUN');
