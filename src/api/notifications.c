@@ -151,8 +151,11 @@ check_config(struct req *r, const char *type, json_t *cfg, json_t *shown, json_t
 	} else if (strcmp(type, "email") == 0) {
 		long long port;
 
+		/* A name or an address: it becomes the host of an smtp:// URL,
+		 * where '@', ':' or '/' would change what curl connects to. */
 		if (FIELD("smtp_host") == NULL || *s == '\0' || strlen(s) > 253 ||
-		    strpbrk(s, " /\r\n") != NULL)
+		    s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")]
+		    != '\0' || *s == '-' || *s == '.')
 			BAD("smtp_host", "must be the SMTP server's host name");
 		json_object_set(shown, "smtp_host", v);
 		v = json_object_get(cfg, "smtp_port");

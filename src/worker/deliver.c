@@ -222,6 +222,27 @@ mail_read(char *p, size_t size, size_t n, void *arg)
 	return want;
 }
 
+/* text with every line ending CRLF, as SMTP wants (a bare LF is refused
+ * by strict servers); malloc'd, NULL when out of memory. */
+static char *
+crlf(const char *text)
+{
+	size_t n = 0, i, k = 0;
+	char *out;
+
+	for (i = 0; text[i] != '\0'; i++)
+		n += text[i] == '\n' && (i == 0 || text[i - 1] != '\r') ? 2 : 1;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; text[i] != '\0'; i++) {
+		if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+			out[k++] = '\r';
+		out[k++] = text[i];
+	}
+	out[k] = '\0';
+	return out;
+}
+
 static void
 send_email(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, const char *id,
     struct outcome *o)
@@ -229,7 +250,8 @@ send_email(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, const char 
 	const char *security = str(cfg, "security"), *host = str(cfg, "smtp_host");
 	struct curl_slist *rcpt = NULL;
 	struct mail m = {NULL, 0, 0};
-	char url[400], subject[512], date[64], text[2048], *details;
+	char url[400], subject[512], date[64], text[2048], *details, *body = NULL;
+	char *tolist = NULL;
 	json_t *to;
 	size_t i;
 	time_t now = time(NULL);
@@ -245,15 +267,25 @@ send_email(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, const char 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	details = json_dumps(ev, JSON_INDENT(2));
-	json_array_foreach(json_object_get(cfg, "to"), i, to)
+	json_array_foreach(json_object_get(cfg, "to"), i, to) {
+		char *more;
+
 		rcpt = curl_slist_append(rcpt, json_string_value(to));
-	/* SMTP wants CRLF; the body's own lines are joined by LF here,
-	 * which curl leaves alone and mail readers accept. */
-	if (asprintf(&m.text, "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: [dagy] %s\r\n"
-	    "Message-ID: <%s@dagy>\r\nMIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\n%s\r\n",
-	    date, str(cfg, "from"), json_string_value(json_array_get(json_object_get(cfg, "to"), 0)),
-	    subject, id, text, details != NULL ? details : "") < 0)
+		if (asprintf(&more, "%s%s%s", tolist != NULL ? tolist : "", i > 0 ? ", " : "",
+		    json_string_value(to)) < 0)
+			more = NULL;
+		free(tolist);
+		tolist = more;
+	}
+	if (asprintf(&body, "%s\n\n%s\n", text, details != NULL ? details : "") < 0)
+		body = NULL;
+	m.text = body != NULL ? crlf(body) : NULL;
+	free(body);
+	body = m.text;
+	if (body == NULL || asprintf(&m.text, "Date: %s\r\nFrom: %s\r\nTo: %s\r\n"
+	    "Subject: [dagy] %s\r\nMessage-ID: <%s@dagy>\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n\r\n%s", date, str(cfg, "from"),
+	    tolist != NULL ? tolist : "", subject, id, body) < 0)
 		m.text = NULL;
 	m.len = m.text != NULL ? strlen(m.text) : 0;
 	curl_easy_setopt(c, CURLOPT_MAIL_FROM, str(cfg, "from"));
@@ -274,6 +306,8 @@ send_email(struct bgthread *s, json_t *cfg, json_t *sec, json_t *ev, const char 
 	curl_slist_free_all(rcpt);
 	curl_easy_cleanup(c);
 	free(m.text);
+	free(body);
+	free(tolist);
 	free(details);
 }
 

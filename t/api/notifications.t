@@ -83,7 +83,7 @@ my $hook = channel(webhook => { url => "$base/hook?token=tok-in-url", signing_se
 my $slack = channel(slack => { webhook_url => "$base/slack/T000/B000/slack-token", channel => '#alerts' });
 my $pd = channel(pagerduty => { routing_key => 'pd-routing-key-123', events_url => "$base/pd" });
 my $mail = channel(email => { smtp_host => '127.0.0.1', smtp_port => $mport + 0, security => 'none',
-	from => 'dagy@example.com', to => ['ops@example.com'] });
+	from => 'dagy@example.com', to => ['ops@example.com', 'oncall@example.com'] });
 like($hook->{channel_id}, qr/^channel_/, 'channel ids look like the spec\'s');
 my $made = channel(webhook => { url => "$base/made" });
 like($made->{signing_secret} // '', qr/^whsec_[0-9a-f]{64}$/, 'a signing secret dagy made is shown once');
@@ -170,7 +170,9 @@ like($pdj->{payload}{summary} // '', qr/failed/, 'summary');
 my ($m) = wait_for(10, sub { records("$tmp/mail") });
 ok($m, 'the SMTP server got an email');
 like($m->{data} // '', qr/^Subject: \[dagy\] Run \Q$run\E of flow flaky failed/m, 'with the subject');
-is_deeply($m->{to}, ['ops@example.com'], 'to the configured address');
+is_deeply($m->{to}, ['ops@example.com', 'oncall@example.com'], 'to the configured addresses');
+like($m->{data} // '', qr/^To: ops\@example\.com, oncall\@example\.com\r?$/m, 'all of them in To:');
+unlike($m->{data} // '', qr/(?<!\r)\n/, 'every line ends CRLF, none a bare LF');
 sleep 1;
 is(scalar(records("$tmp/http", '/hook?token=tok-in-url')), 1, 'each channel is sent once');
 my $dl = $s->req(GET => "/v1/alert-rules/$rule->{rule_id}/deliveries")->{json}{items};
