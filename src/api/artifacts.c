@@ -20,6 +20,7 @@
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
 #include "dagy/objstore.h"
+#include "dagy/usage.h"
 
 #define MIB (1024LL * 1024)
 #define MIN_PART (5 * MIB)
@@ -502,6 +503,8 @@ art_complete(struct req *r)
 	    (rc = deploy_upsert(r->db, &r->arena, r->who.org_id, dep,
 	    db_int(row, 0, FLOWS_V_FLOW_ID), db_int(row, 0, FLOWS_V_ID), &ds, &created,
 	    &drow)) < 0 ||
+	    (rc = usage_add_artifact_bytes(r->db, r->who.org_id,
+	    db_int(u, 0, ART_C_FILE_SIZE))) < 0 ||
 	    (rc = audit_write(r->db, &r->who, "artifact.complete", "flow", flow,
 	    json_pack("{s:s, s:s, s:s, s:s}", "flow_version", version,
 	    "deployment_name", dep, "artifact_s3_uri", uri, "code_hash", sha))) < 0 ||

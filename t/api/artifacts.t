@@ -103,9 +103,12 @@ sub story {
 	like($r->{body}, qr/part 3 is missing/, 'naming it');
 	is($s->req(GET => "/v1/flows/$flow/latest")->{status}, 404, 'nothing registered');
 
-	# Complete: version and deployment.
+	# Complete: version and deployment, and the bytes metered.
+	my $bytes = sub { ($s->sql('SELECT COALESCE(SUM(artifact_bytes), 0) FROM usage_hourly'))[0] };
+	my $before = $bytes->();
 	$r = $s->req(POST => '/v1/artifacts/complete', complete_body($u, $flow, '3', @etags));
 	is($r->{status}, 200, "$kind: complete") or diag($r->{body});
+	is($bytes->() - $before, $size, "$kind: the artifact's bytes count in usage");
 	is($r->{json}{code_hash}, $sha, 'code_hash is the SHA-256 of the artifact');
 	is($r->{json}{flow_version}, '3', 'flow_version');
 	is($r->{json}{deployment_name}, "$flow-prod", 'deployment_name');
