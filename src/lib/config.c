@@ -129,6 +129,7 @@ static const struct known_key known[] = {
 	{"storage", "upload_expiry_seconds", K_INT, "3600"},
 	{"storage", "upload_secret", K_STR, ""},
 	{"storage", "max_artifact_bytes", K_INT, "1073741824"},
+	{"storage", "max_unpacked_bytes", K_INT, "4294967296"},
 	{"storage", "verify_part_md5", K_INT, "1"},
 	{"billing", "stripe_secret_key", K_STR, ""},
 	{"billing", "stripe_secret_key_file", K_STR, ""},

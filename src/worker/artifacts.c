@@ -42,8 +42,9 @@ path_ok(const char *p)
 }
 
 static int
-unpack(const char *archive_path, const char *dest)
+unpack(const char *archive_path, const char *dest, long long max_bytes)
 {
+	long long total = 0;
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	struct archive_entry *e;
 	int rc = -1, r;
@@ -87,11 +88,17 @@ unpack(const char *archive_path, const char *dest)
 			size_t len;
 			la_int64_t off;
 
-			while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
+			while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
+				if ((total += (long long)len) > max_bytes) {
+					log_err("artifact %s: unpacks to more than %lld bytes "
+					    "([storage] max_unpacked_bytes)", archive_path, max_bytes);
+					goto done;
+				}
 				if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {
 					log_err("artifact %s: %s", archive_path, archive_error_string(out));
 					goto done;
 				}
+			}
 			if (r != ARCHIVE_EOF) {
 				log_err("artifact %s: %s", archive_path, archive_error_string(in));
 				goto done;
@@ -193,7 +200,7 @@ artifacts_fetch_run(struct worker *w, struct run *r)
 	if (mkdir(r->workdir, 0700) < 0 && errno != EEXIST)
 		log_syserr("mkdir %s", r->workdir);
 	if (cached(w, r->artifact, r->code_hash, path, sizeof(path)) < 0 ||
-	    unpack(path, r->workdir) < 0) {
+	    unpack(path, r->workdir, config_int(w->cfg, "storage", "max_unpacked_bytes")) < 0) {
 		log_err("run %s: its artifact %s could not be unpacked; steps run without it",
 		    r->public_id, r->artifact);
 		return -1;
