@@ -32,8 +32,11 @@ int ai_session_list(struct db *db, struct arena *a, int64_t org_id,
  * rows affected or a db_err. */
 int ai_session_set(struct db *db, int64_t org_id, int64_t dbid,
     const char *column, const char *value);
-/* One more turn costing credits. */
-int ai_session_turn(struct db *db, int64_t org_id, int64_t dbid, double credits);
+/* One more turn costing credits, unless the session has had max_turns:
+ * 1, 0 when it has, or a db_err. A conditional update, so that turns at
+ * once cannot both take the last one. */
+int ai_session_turn(struct db *db, int64_t org_id, int64_t dbid, double credits,
+    int max_turns);
 int ai_session_delete(struct db *db, int64_t org_id, int64_t dbid);
 
 /* Messages: role, content, intent, created_at, status_code, oldest first. */
@@ -75,7 +78,9 @@ int ai_att_delete(struct db *db, int64_t org_id, int64_t dbid);
 /* Credits the org used in period ("2026-03"). */
 int ai_credits_used(struct db *db, struct arena *a, int64_t org_id,
     const char *period, double *used);
+/* Adds amount to the period's use unless that would pass allowance: 1,
+ * 0 when it would (nothing charged), or a db_err. */
 int ai_credits_charge(struct db *db, int64_t org_id, const char *period,
-    double amount);
+    double amount, double allowance);
 
 #endif

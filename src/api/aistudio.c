@@ -890,7 +890,27 @@ replay(struct turn *t)
 	return 1;
 }
 
-/* Stores the turn and answers it. */
+/* A turn that lost the last turn or credits to one that ended at the
+ * same time: nothing is stored or charged; 429 or 402, in the stream as
+ * its error event. */
+static int
+refused(struct turn *t, int code, const char *why)
+{
+	json_t *ev;
+
+	if (!t->stream)
+		return api_error(t->r, code == 402 ? API_E_PAYMENT_REQUIRED : API_E_QUOTA_EXCEEDED,
+		    NULL, "%s", why);
+	ev = json_pack("{s:s, s:s, s:i}", "error", code == 402 ? "insufficient_credits" :
+	    "quota_exceeded", "message", why, "status_code", code);
+	api_stream_event(t->r, "error", ev);
+	json_decref(ev);
+	return 0;
+}
+
+/* Stores the turn and answers it. The turn and its credits are taken by
+ * conditional updates here, where they are charged: the checks before the
+ * model call only keep hopeless turns from being made. */
 static int
 finish(struct turn *t, int status, json_t *resp, json_t *canvas, const char *reply)
 {
@@ -908,9 +928,24 @@ finish(struct turn *t, int status, json_t *resp, json_t *canvas, const char *rep
 	if (canvas != NULL &&
 	    (rc = ai_session_set(r->db, r->who.org_id, sid, "canvas", api_json_text(r, canvas))) < 0)
 		goto fail;
-	if ((rc = ai_session_turn(r->db, r->who.org_id, sid, price)) < 0 ||
-	    (price > 0 && (rc = ai_credits_charge(r->db, r->who.org_id, period(r), price)) < 0) ||
-	    (rc = ai_session_get(r->db, &r->arena, r->who.org_id, db_val(t->s, 0, AI_S_ID), &s)) < 0)
+	if ((rc = ai_session_turn(r->db, r->who.org_id, sid, price,
+	    (int)config_int(r->srv->cfg, "ai", "max_turns_per_session"))) < 0)
+		goto fail;
+	if (rc == 0) {
+		db_rollback(r->db);
+		json_decref(resp);
+		return refused(t, 429, "the session's last turn was taken by another one");
+	}
+	if (price > 0 && (rc = ai_credits_charge(r->db, r->who.org_id, period(r), price,
+	    (double)api_plan(r)->ai_credits)) <= 0) {
+		if (rc < 0)
+			goto fail;
+		db_rollback(r->db);
+		json_decref(resp);
+		return refused(t, 402, "the credits left this month were used by another turn");
+	}
+	if ((rc = ai_session_get(r->db, &r->arena, r->who.org_id, db_val(t->s, 0, AI_S_ID),
+	    &s)) < 0)
 		goto fail;
 	sess = sess_json(s, 0);
 	json_object_del(sess, "canvas_state");

@@ -73,11 +73,12 @@ ai_session_set(struct db *db, int64_t org_id, int64_t dbid, const char *column,
 }
 
 int
-ai_session_turn(struct db *db, int64_t org_id, int64_t dbid, double credits)
+ai_session_turn(struct db *db, int64_t org_id, int64_t dbid, double credits, int max_turns)
 {
 	return (int)db_exec(db, "UPDATE ai_sessions SET turns = turns + 1,"
 	    " credits_used = credits_used + ?, updated_at = UTC_TIMESTAMP(6)"
-	    " WHERE org_id = ? AND id = ?", "dii", credits, org_id, dbid);
+	    " WHERE org_id = ? AND id = ? AND turns < ?", "diii", credits, org_id, dbid,
+	    (int64_t)max_turns);
 }
 
 int
@@ -218,11 +219,15 @@ ai_credits_used(struct db *db, struct arena *a, int64_t org_id,
 }
 
 int
-ai_credits_charge(struct db *db, int64_t org_id, const char *period, double amount)
+ai_credits_charge(struct db *db, int64_t org_id, const char *period, double amount,
+    double allowance)
 {
-	int64_t rc = db_exec(db, "INSERT INTO ai_credits (org_id, period, used)"
-	    " VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE used = used + VALUES(used)",
-	    "isd", org_id, period, amount);
+	int64_t rc = db_exec(db, "INSERT IGNORE INTO ai_credits (org_id, period, used)"
+	    " VALUES (?, ?, 0)", "is", org_id, period);
 
-	return rc < 0 ? (int)rc : 0;
+	if (rc >= 0)
+		rc = db_exec(db, "UPDATE ai_credits SET used = used + ?"
+		    " WHERE org_id = ? AND period = ? AND used + ? <= ?", "disdd", amount, org_id,
+		    period, amount, allowance);
+	return (int)rc;
 }

@@ -8,6 +8,7 @@
 use strict;
 use warnings;
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempdir);
 use FindBin;
@@ -329,6 +330,25 @@ $s->sql("UPDATE ai_credits SET used = 99.5 WHERE org_id = $org");
 $r = $s->req(POST => "$S/messages", { message => 'One more', intent => 'advisory' });
 is($r->{status}, 402, 'no credits left: 402');
 is($r->{json}{error}, 'insufficient_credits', 'insufficient_credits');
+# Two turns at once with credits for one: both pass the first check, and
+# the one that ends second finds the credits gone.
+$s->sql("UPDATE ai_credits SET used = 0 WHERE org_id = $org");
+my $price = $s->req(POST => "$S/messages", { message => 'Price?', intent => 'advisory' })->{json}{credits_used};
+$s->sql("UPDATE ai_credits SET used = 100 - $price WHERE org_id = $org");
+script(map { { content => '{"reply": "slow", "flow": null}', wait => 1 } } 1 .. 2);
+my @kids = map {
+	my $n = $_;
+	my $pid = fork // die;
+	if ($pid == 0) {
+		my $x = $s->req(POST => "$S/messages", { message => "Race $n", intent => 'advisory' });
+		# _exit: the child must not run the stack's destructor.
+		POSIX::_exit($x->{status} == 200 ? 0 : $x->{status} == 402 ? 1 : 2);
+	}
+	$pid;
+} 1 .. 2;
+my @codes = sort map { waitpid($_, 0); $? >> 8 } @kids;
+is_deeply(\@codes, [0, 1], 'one turn answers 200, the other 402: the credits are not overspent');
+is(($s->sql("SELECT used FROM ai_credits WHERE org_id = $org"))[0] + 0, 100, 'exactly the allowance used');
 $s->sql("UPDATE ai_credits SET used = 0 WHERE org_id = $org");
 $s->sql("UPDATE ai_sessions SET turns = 50 WHERE public_id = '$sid'");
 is($s->req(POST => "$S/messages", { message => 'Again', intent => 'advisory' })->{status}, 429,

@@ -6,7 +6,8 @@ Usage: fake_openai.py PORTFILE LOGFILE
 POST /script with {"answers": [{"content": "...", "chunks": N,
 "delay": seconds}, ...]} queues answers; each chat request takes the
 next one (none left: an advisory answer). A streamed answer is sent as N
-content deltas, delay seconds apart. Every chat request is appended to
+content deltas, delay seconds apart; a whole one after "wait" seconds.
+Every chat request is appended to
 LOGFILE as a JSON line {t, auth, body}; a streamed answer the client
 stopped reading is logged as {aborted: true, sent: K}."""
 import json
@@ -54,6 +55,7 @@ class H(BaseHTTPRequestHandler):
         if a.get("status"):
             return self.send_json(a["status"], {"error": {"message": "scripted failure"}})
         if not body.get("stream"):
+            time.sleep(a.get("wait", 0))
             return self.send_json(200, {
                 "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
