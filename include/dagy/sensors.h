@@ -8,10 +8,23 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include <stddef.h>
+#include <time.h>
+
 #include "dagy/arena.h"
 #include "dagy/db.h"
 
 enum sensors_err { SENSORS_ENOTFOUND = -120 };
+
+#define SENSORS_SCHEME_HMAC "hmac-sha256"   /* "sha256=<hex>" of the body */
+#define SENSORS_SCHEME_TIMESTAMPED "timestamped" /* "t=<unix>,v1=<hex>…" of "<t>.<body>" */
+
+/* Whether header (a webhook's signature header; NULL: none) signs the
+ * body under secret in scheme (NULL: hmac-sha256). A timestamped one
+ * must be within tolerance seconds of now; any of its v1 may match.
+ * Compares in constant time. Fuzzed: header and body come from anyone. */
+int sensors_signature_ok(const char *scheme, const char *header, const char *secret,
+    const char *body, size_t len, time_t now, long long tolerance);
 
 enum sensors_col {
 	SENSORS_C_ID, SENSORS_C_NAME, SENSORS_C_TYPE, SENSORS_C_FLOW, SENSORS_C_CONFIG,

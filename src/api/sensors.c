@@ -41,8 +41,6 @@ const struct route sensors_routes[] = {
 const size_t sensors_routes_n = sizeof(sensors_routes) / sizeof(sensors_routes[0]);
 
 #define TOKEN_PREFIX "wh_"
-#define SCHEME_HMAC "hmac-sha256"
-#define SCHEME_TIMESTAMPED "timestamped"
 
 /* A header name: 1-64 letters, digits and '-'. */
 static int
@@ -112,11 +110,11 @@ check_webhook(struct req *r, json_t *cfg, json_t *shown, json_t *secret)
 		json_object_set_new(shown, "signing_secret", json_string("***"));
 	}
 	v = json_object_get(cfg, "signature_scheme");
-	scheme = v == NULL ? SCHEME_HMAC : json_string_value(v);
-	if (scheme == NULL || (strcmp(scheme, SCHEME_HMAC) != 0 &&
-	    strcmp(scheme, SCHEME_TIMESTAMPED) != 0))
+	scheme = v == NULL ? SENSORS_SCHEME_HMAC : json_string_value(v);
+	if (scheme == NULL || (strcmp(scheme, SENSORS_SCHEME_HMAC) != 0 &&
+	    strcmp(scheme, SENSORS_SCHEME_TIMESTAMPED) != 0))
 		return api_invalid(r, "config_json.signature_scheme",
-		    "must be " SCHEME_HMAC " or " SCHEME_TIMESTAMPED), -1;
+		    "must be " SENSORS_SCHEME_HMAC " or " SENSORS_SCHEME_TIMESTAMPED), -1;
 	if (json_object_get(secret, "signing_secret") != NULL)
 		json_object_set_new(shown, "signature_scheme", json_string(scheme));
 	else if (v != NULL)
@@ -124,7 +122,7 @@ check_webhook(struct req *r, json_t *cfg, json_t *shown, json_t *secret)
 		    "is required with a signature_scheme"), -1;
 	if (header_field(r, cfg, "signature_header",
 	    json_object_get(secret, "signing_secret") == NULL ? NULL :
-	    strcmp(scheme, SCHEME_HMAC) == 0 ? "X-Hub-Signature-256" : "Webhook-Signature",
+	    strcmp(scheme, SENSORS_SCHEME_HMAC) == 0 ? "X-Hub-Signature-256" : "Webhook-Signature",
 	    shown) < 0 ||
 	    header_field(r, cfg, "delivery_id_header", "Idempotency-Key", shown) < 0 ||
 	    int_field(r, cfg, "tolerance_seconds", 1, 86400, 300, shown) < 0 ||
@@ -587,59 +585,15 @@ header(struct req *r, const char *name)
 	return req_env(r, cgi);
 }
 
-/* 1 when hex (any case) is the HMAC-SHA256 of data under key, in
- * constant time. */
-static int
-hmac_matches(const char *key, const char *data, size_t n, const char *hex, size_t hexlen)
-{
-	uint8_t mac[32];
-	char want[65], got[65];
-	size_t i;
-
-	if (hexlen != 64)
-		return 0;
-	crypto_hmac_sha256(key, strlen(key), data, n, mac);
-	crypto_hex(mac, want);
-	for (i = 0; i < 64; i++)
-		got[i] = (char)tolower((unsigned char)hex[i]);
-	got[64] = '\0';
-	return crypto_equal(want, got, 64);
-}
-
 /* Whether the request carries a valid signature of its body under
  * secret, in the sensor's scheme. */
 static int
 signature_ok(struct req *r, json_t *cfg, const char *secret)
 {
-	const char *scheme = json_string_value(json_object_get(cfg, "signature_scheme"));
-	const char *h = header(r, json_string_value(json_object_get(cfg, "signature_header")));
-	long long t = -1, tolerance = json_integer_value(json_object_get(cfg, "tolerance_seconds"));
-	const char *p;
-	char *signed_text;
-	int ok = 0;
-
-	if (h == NULL)
-		return 0;
-	if (scheme == NULL || strcmp(scheme, SCHEME_HMAC) == 0)
-		return strncmp(h, "sha256=", 7) == 0 &&
-		    hmac_matches(secret, r->body, r->body_len, h + 7, strlen(h + 7));
-	/* t=<unix time>,v1=<hex>[,v1=<hex>…]: the HMAC of "<t>.<body>". */
-	for (p = h; *p; p += strcspn(p, ",")) {
-		p += strspn(p, ", ");
-		if (strncmp(p, "t=", 2) == 0 && t < 0)
-			t = strtoll(p + 2, NULL, 10);
-	}
-	if (t <= 0 || llabs((long long)time(NULL) - t) > tolerance)
-		return 0;
-	signed_text = arena_printf(&r->arena, "%lld.%.*s", t, (int)r->body_len, r->body);
-	for (p = h; *p; p += strcspn(p, ",")) {
-		p += strspn(p, ", ");
-		if (strncmp(p, "v1=", 3) == 0 &&
-		    hmac_matches(secret, signed_text, strlen(signed_text), p + 3,
-		    strcspn(p + 3, ",")))
-			ok = 1;
-	}
-	return ok;
+	return sensors_signature_ok(json_string_value(json_object_get(cfg, "signature_scheme")),
+	    header(r, json_string_value(json_object_get(cfg, "signature_header"))), secret,
+	    r->body, r->body_len, time(NULL),
+	    json_integer_value(json_object_get(cfg, "tolerance_seconds")));
 }
 
 static int

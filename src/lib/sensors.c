@@ -1,8 +1,10 @@
 /* The SQL of sensors and their firings (see sensors.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
+#include "dagy/crypto.h"
 #include "dagy/ids.h"
 #include "dagy/sensors.h"
 
@@ -225,4 +227,63 @@ sensors_pointer(json_t *doc, const char *ptr)
 		}
 	}
 	return doc;
+}
+
+/* A lower- or upper-case hex HMAC-SHA256 of data under key, compared in
+ * constant time. */
+static int
+hmac_matches(const char *key, const char *data, size_t n, const char *hex, size_t hexlen)
+{
+	uint8_t mac[32];
+	char want[65], got[65];
+	size_t i;
+
+	if (hexlen != 64)
+		return 0;
+	crypto_hmac_sha256(key, strlen(key), data, n, mac);
+	crypto_hex(mac, want);
+	for (i = 0; i < 64; i++)
+		got[i] = (char)tolower((unsigned char)hex[i]);
+	got[64] = '\0';
+	return crypto_equal(want, got, 64);
+}
+
+int
+sensors_signature_ok(const char *scheme, const char *header, const char *secret,
+    const char *body, size_t len, time_t now, long long tolerance)
+{
+	char stamp[32], *text;
+	const char *p;
+	long long t = -1;
+	size_t sl;
+	int ok = 0;
+
+	if (header == NULL)
+		return 0;
+	if (scheme == NULL || strcmp(scheme, SENSORS_SCHEME_HMAC) == 0)
+		return strncmp(header, "sha256=", 7) == 0 &&
+		    hmac_matches(secret, body, len, header + 7, strlen(header + 7));
+	for (p = header; *p; p += strcspn(p, ",")) {
+		p += strspn(p, ", ");
+		if (strncmp(p, "t=", 2) == 0 && t < 0)
+			t = strtoll(p + 2, NULL, 10);
+	}
+	/* Both sides positive: the difference cannot overflow. */
+	if (t <= 0 || now <= 0 || (t > (long long)now ? t - (long long)now :
+	    (long long)now - t) > tolerance)
+		return 0;
+	/* "<t>.<body>", the body as given, NUL bytes and all. */
+	sl = (size_t)snprintf(stamp, sizeof(stamp), "%lld.", t);
+	if ((text = malloc(sl + len + 1)) == NULL)
+		return 0;
+	memcpy(text, stamp, sl);
+	memcpy(text + sl, body, len);
+	for (p = header; *p; p += strcspn(p, ",")) {
+		p += strspn(p, ", ");
+		if (strncmp(p, "v1=", 3) == 0 &&
+		    hmac_matches(secret, text, sl + len, p + 3, strcspn(p + 3, ",")))
+			ok = 1;
+	}
+	free(text);
+	return ok;
 }

@@ -22,6 +22,7 @@
 #include "dagy/config.h"
 #include "dagy/flowspec.h"
 #include "dagy/log.h"
+#include "dagy/stepout.h"
 #include "secretenv.h"
 #include "worker.h"
 
@@ -470,11 +471,11 @@ fail:
 static void
 add_output(struct step *s, const char *key, size_t klen, const char *val, size_t vlen)
 {
-	char k[129], *masked;
+	char k[STEPOUT_KEY_MAX + 1], *masked;
 	size_t mn = 0;
 	json_t *v;
 
-	if (klen == 0 || klen > 128)
+	if (klen == 0 || klen > STEPOUT_KEY_MAX)
 		return;
 	memcpy(k, key, klen);
 	k[klen] = '\0';
@@ -504,13 +505,10 @@ read_output_file(struct step *s)
 	if (f == NULL)
 		return;
 	while ((n = getline(&line, &cap, f)) > 0) {
-		char *eq = memchr(line, '=', (size_t)n);
+		struct stepout o;
 
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			n--;
-		if (eq != NULL)
-			add_output(s, line, (size_t)(eq - line), eq + 1,
-			    (size_t)(n - (eq + 1 - line)));
+		if (stepout_kv(line, (size_t)n, &o))
+			add_output(s, o.key, o.klen, o.value, o.vlen);
 	}
 	free(line);
 	fclose(f);
@@ -520,16 +518,10 @@ read_output_file(struct step *s)
 static void
 emit_line(struct worker *w, struct step *s, int stream, const char *p, size_t n, int cut)
 {
-	static const char marker[] = "::daggle-output name=";
+	struct stepout o;
 
-	if (stream == 1 && !cut && n > sizeof(marker) - 1 &&
-	    memcmp(p, marker, sizeof(marker) - 1) == 0) {
-		const char *k = p + sizeof(marker) - 1;
-		const char *sep = memmem(k, n - (size_t)(k - p), "::", 2);
-
-		if (sep != NULL)
-			add_output(s, k, (size_t)(sep - k), sep + 2, n - (size_t)(sep + 2 - p));
-	}
+	if (stream == 1 && !cut && stepout_marker(p, n, &o))
+		add_output(s, o.key, o.klen, o.value, o.vlen);
 	if (s->log_capped)
 		return;
 	if (n > w->max_line) {
