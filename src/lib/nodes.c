@@ -47,15 +47,11 @@ static const struct builtin builtins[] = {
 	     "headers object - Headers", "body any - Body",
 	     "records boolean - Parse the body as JSON or JSON Lines records"}},
 	{"file_ingest", "File Ingest", "ingestion", "FileInput", "blue",
-	    "Read JSON Lines or a JSON array from a file on the worker",
-	    "file jsonl json read local",
+	    "Read JSON Lines, a JSON array or a CSV file with a header row into records",
+	    "file jsonl json csv read local table",
 	    {C_TRIGGER_IN, C_DATA_OUT},
-	    {"path string ! Path", "format enum:jsonl|json - Format"}},
-	{"csv_ingest", "CSV Ingest", "ingestion", "Table", "blue",
-	    "Read a CSV file with a header row into records",
-	    "csv file read local table",
-	    {C_TRIGGER_IN, C_DATA_OUT},
-	    {"path string ! Path", "delimiter string - Delimiter (one character)"}},
+	    {"path string ! Path", "format enum:jsonl|json|csv - Format",
+	     "delimiter string - CSV delimiter (one character)"}},
 	{"inline_records", "Inline Records", "ingestion", "Braces", "blue",
 	    "Records written into the flow itself", "records static json seed",
 	    {C_TRIGGER_IN, C_DATA_OUT},
@@ -387,7 +383,7 @@ check_builtin(const char *type, json_t *config, char field[64], char reason[256]
 		snprintf(field, 64, "config.condition");
 		return -1;
 	}
-	if (strcmp(type, "csv_ingest") == 0 && (v = json_object_get(config, "delimiter")) != NULL &&
+	if (strcmp(type, "file_ingest") == 0 && (v = json_object_get(config, "delimiter")) != NULL &&
 	    json_string_length(v) != 1) {
 		snprintf(field, 64, "config.delimiter");
 		snprintf(reason, 256, "must be one character");

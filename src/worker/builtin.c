@@ -174,7 +174,7 @@ builtin_main(void)
 			int (*fn)(json_t *job);
 		} table[] = {
 			{"http_fetch", builtin_http}, {"webhook_post", builtin_http},
-			{"file_ingest", nodes_ingest}, {"csv_ingest", nodes_ingest},
+			{"file_ingest", nodes_ingest},
 			{"inline_records", nodes_ingest},
 			{"s3_ingest", nodes_s3}, {"s3_write", nodes_s3},
 			{"schema_validator", nodes_transform}, {"data_normalizer", nodes_transform},

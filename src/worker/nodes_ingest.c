@@ -1,6 +1,6 @@
 /* Ingestion nodes that read local data into a records file: file_ingest
- * (JSON Lines streamed; a JSON document loaded whole), csv_ingest (streamed,
- * RFC 4180 quoting) and inline_records. http_fetch (builtin.c) hands its
+ * (JSON Lines streamed; a JSON document loaded whole; CSV streamed, RFC
+ * 4180 quoting) and inline_records. http_fetch (builtin.c) hands its
  * body to ingest_file when config.records is set. */
 #include <errno.h>
 #include <stdlib.h>
@@ -237,11 +237,13 @@ nodes_ingest(json_t *job)
 	const char *type = json_string_value(json_object_get(json_object_get(job, "node"), "type"));
 	char buf[1024];
 
-	if (strcmp(type, "file_ingest") == 0)
-		return ingest_file(job, local_path(job, buf, sizeof(buf)),
-		    json_string_value(json_object_get(job_config(job), "format")));
-	if (strcmp(type, "csv_ingest") == 0)
-		return csv_ingest(job);
+	if (strcmp(type, "file_ingest") == 0) {
+		const char *format = json_string_value(json_object_get(job_config(job), "format"));
+
+		if (format != NULL && strcmp(format, "csv") == 0)
+			return csv_ingest(job);
+		return ingest_file(job, local_path(job, buf, sizeof(buf)), format);
+	}
 	if (strcmp(type, "inline_records") == 0)
 		return inline_records(job);
 	return 2;

@@ -10,7 +10,7 @@ my $s = DagyTest->start(workers => 0);
 my $r;
 
 # --- built-ins ---------------------------------------------------------------------------
-my %expect = (ingestion => 6, transform => 5, llm => 4, vectordb => 3, notification => 4,
+my %expect = (ingestion => 5, transform => 5, llm => 4, vectordb => 3, notification => 4,
 	custom => 3, control_flow => 3);
 my $total = 0;
 $total += $_ for values %expect;
@@ -20,7 +20,7 @@ is($r->{json}{total}, $total, "builtin: $total node types");
 is($r->{json}{builtin_count}, $total, 'builtin_count');
 is($r->{json}{custom_count}, 0, 'custom_count 0');
 my %types = map { $_->{node_type} => $_ } @{ $r->{json}{items} };
-for my $t (qw(http_fetch file_ingest csv_ingest inline_records schema_validator data_normalizer
+for my $t (qw(http_fetch file_ingest inline_records schema_validator data_normalizer
 	deduplicator filter map llm_chat llm_map llm_classify llm_embed webhook_post slack_post
 	pagerduty_event shell python_function python_import branch fan_out approval chroma_upsert chroma_query
 	chroma_delete email_send s3_ingest s3_write)) {

@@ -104,7 +104,7 @@ is_deeply([$steps->{check}{status}, $steps->{after}{status}], ['failed', 'skippe
 { open my $f, '>', "$tmp/in.csv" or die; print $f qq(id,name,note\r\n1,"Smith, Jo","said ""hi""\nthen left"\n2,Ann,\n); close $f }
 register('ingest', [
 	{ id => 'jl', type => 'file_ingest', config => { path => "$tmp/in.jsonl" } },
-	{ id => 'csv', type => 'csv_ingest', config => { path => "$tmp/in.csv" } },
+	{ id => 'csv', type => 'file_ingest', config => { path => "$tmp/in.csv", format => 'csv' } },
 	{ id => 'web', type => 'http_fetch', config => { url => "$fake/data.json", records => JSON::PP::true() } },
 	shell('dump', qq{cat "\$DAGY_OUTPUT_JL_RECORDS_PATH" > $tmp/jl.out; cat "\$DAGY_OUTPUT_CSV_RECORDS_PATH" > $tmp/csv.out; cat "\$DAGY_OUTPUT_WEB_RECORDS_PATH" > $tmp/web.out},
 		['jl', 'csv', 'web'])]);
@@ -112,9 +112,9 @@ register('ingest', [
 is($run->{status}, 'completed', 'ingest completed') or diag(explain($steps));
 is_deeply([records("$tmp/jl.out")], [{ k => 1 }, { k => 2 }], 'file_ingest: JSON Lines, blank lines skipped');
 is_deeply([records("$tmp/csv.out")], [{ id => '1', name => 'Smith, Jo', note => qq(said "hi"\nthen left) },
-	{ id => '2', name => 'Ann', note => '' }], 'csv_ingest: header, quotes, quoted newline, CRLF');
+	{ id => '2', name => 'Ann', note => '' }], 'file_ingest csv: header, quotes, quoted newline, CRLF');
 is_deeply([records("$tmp/web.out")], [{ id => 1, name => 'a' }, { id => 2, name => 'b' }], 'http_fetch records: a JSON array split');
-ran(qw(file_ingest csv_ingest http_fetch));
+ran(qw(file_ingest http_fetch));
 
 register('ingest_bad', [{ id => 'jl', type => 'file_ingest', config => { path => "$tmp/nope.jsonl" } }]);
 ($id, $run, $steps) = run_flow('ingest_bad');
