@@ -76,6 +76,9 @@ int notify_deliveries_list(struct db *db, struct arena *a, int64_t rule_dbid,
 int64_t notify_outbox_verdicts(struct db *db, const char *verdicts, const char *worker);
 /* retried: [[run, step], ...]: on_retry rules. */
 int64_t notify_outbox_retries(struct db *db, const char *retried, const char *worker);
+/* The on_retry deliveries of a run retried through the API (run_dbid,
+ * already queued again), in the caller's transaction; how many. */
+int64_t notify_outbox_run_retry(struct db *db, int64_t run_dbid);
 /* breached: [[run, rule], ...] of runs still running past a rule's SLA. */
 int64_t notify_outbox_sla(struct db *db, const char *breached, const char *worker);
 /* The on_sla_breach rules that apply to a run not yet breached for them:

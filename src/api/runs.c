@@ -8,6 +8,7 @@
 #include "dagy/deployments.h"
 #include "dagy/environments.h"
 #include "dagy/flows.h"
+#include "dagy/notify.h"
 #include "dagy/runs.h"
 #include "dagy/schedules.h"
 #include "dagy/ts.h"
@@ -407,11 +408,12 @@ runs_retry_h(struct req *r)
 		return api_error(r, API_E_CONFLICT, NULL, "run '%s' is %s: only failed or "
 		    "cancelled runs can be retried", id, db_val(row, 0, RUN_C_STATUS));
 	}
-	if (rc < 0 ||
+	if (rc < 0 || (rc = (int)notify_outbox_run_retry(r->db, db_int(row, 0, RUN_C_DBID))) < 0 ||
 	    (rc = audit_write(r->db, &r->who, "run.retry", "run", id, NULL)) < 0 ||
 	    (rc = db_commit(r->db)) < 0)
 		return rc;
-	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), WAKE_RUNS);
+	wake_send(config_str(r->srv->cfg, "worker", "wake_dir"), rc > 0 ?
+	    WAKE_RUNS | WAKE_ALERTS : WAKE_RUNS);
 	return api_json(r, 202, runs_api_json(row, 0, 1));
 }
 

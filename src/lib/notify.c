@@ -214,6 +214,11 @@ static const char SQL_OUT_RETRIES[] =
     " STRAIGHT_JOIN runs r ON r.id = j.id AND r.worker_id = ?"
     RULES_OF_RUN("'on_retry'")
     " GROUP BY r.id, ar.id, c.id";
+static const char SQL_OUT_RUN_RETRY[] =
+    OUTBOX_INSERT
+    " SELECT " NEW_DELIVERY_ID ", r.org_id, ar.id, c.id, r.id, f.name, ar.trigger_type,"
+    " 'trigger', JSON_SET(" RUN_EVENT("'run.retrying'") ", '$.retry_count', r.retry_count)"
+    " FROM runs r" RULES_OF_RUN("'on_retry'") " WHERE r.id = ?";
 static const char SQL_OUT_SLA[] =
     OUTBOX_INSERT
     " SELECT " NEW_DELIVERY_ID ", r.org_id, ar.id, c.id, r.id, f.name, ar.trigger_type,"
@@ -241,6 +246,12 @@ int64_t
 notify_outbox_retries(struct db *db, const char *retried, const char *worker)
 {
 	return db_exec(db, SQL_OUT_RETRIES, "ss", retried, worker);
+}
+
+int64_t
+notify_outbox_run_retry(struct db *db, int64_t run_dbid)
+{
+	return db_exec(db, SQL_OUT_RUN_RETRY, "i", run_dbid);
 }
 
 int64_t

@@ -240,6 +240,20 @@ $s->req(POST => '/v1/alert-rules', { name => 'retry', trigger => 'on_retry', flo
 is($s->wait_run($s->trigger('wobbly'), 20)->{status}, 'completed', 'a retried step succeeds');
 my ($rt) = wait_for(10, sub { records("$tmp/http", '/retry') });
 is(decode_json($rt->{body} // '{}')->{step_id}, 'try', 'on_retry names the step');
+# A run retried through the API fires its flow's on_retry rules too.
+my $reth2 = channel(webhook => { url => "$base/api-retry", signing_secret => $secret });
+$s->flow('flop', [['no', 'false']]);
+$s->req(POST => '/v1/alert-rules', { name => 'api-retry', trigger => 'on_retry', flow_name => 'flop',
+	channel_ids => [$reth2->{channel_id}] });
+my $flop = $s->trigger('flop');
+is($s->wait_run($flop, 20)->{status}, 'failed', 'a failed run');
+is($s->req(POST => "/v1/runs/$flop/retry", undef, { 'Content-Length' => 0 })->{status}, 202, 'retried by the API');
+my ($art) = wait_for(10, sub { records("$tmp/http", '/api-retry') });
+my $arev = decode_json($art->{body} // '{}');
+is($arev->{type}, 'run.retrying', 'fires on_retry') or diag(explain($art));
+is($arev->{run_id}, $flop, 'for that run');
+is($arev->{retry_count}, 1, 'its first retry');
+$s->wait_run($flop, 20);
 
 # --- SIGKILL between the failure and the delivery ----------------------------------------------
 my $lport = DagyTest::free_port();
