@@ -767,11 +767,11 @@ nodes_custom_list(struct db *db, struct arena *a, int64_t org_id, struct db_res 
 	return db_query(db, a, rows, SQL_LIST, "i", org_id);
 }
 
-int
-nodes_custom_get(struct db *db, struct arena *a, int64_t org_id,
+static int
+one_node(struct db *db, struct arena *a, const char *sql, int64_t org_id,
     const char *node_type, struct db_res **row)
 {
-	int rc = db_query(db, a, row, SQL_GET, "is", org_id, node_type);
+	int rc = db_query(db, a, row, sql, "is", org_id, node_type);
 
 	if (rc == 0 && (*row)->nrows == 0)
 		return NODES_ENOTFOUND;
@@ -779,14 +779,17 @@ nodes_custom_get(struct db *db, struct arena *a, int64_t org_id,
 }
 
 int
+nodes_custom_get(struct db *db, struct arena *a, int64_t org_id,
+    const char *node_type, struct db_res **row)
+{
+	return one_node(db, a, SQL_GET, org_id, node_type, row);
+}
+
+int
 nodes_custom_lock(struct db *db, struct arena *a, int64_t org_id,
     const char *node_type, struct db_res **row)
 {
-	int rc = db_query(db, a, row, SQL_LOCK, "is", org_id, node_type);
-
-	if (rc == 0 && (*row)->nrows == 0)
-		return NODES_ENOTFOUND;
-	return rc;
+	return one_node(db, a, SQL_LOCK, org_id, node_type, row);
 }
 
 int
