@@ -1,7 +1,8 @@
 /* GET /v1/health (public) and /v1/health/detailed: what answers, and how
  * fast. The cache component is the per-process credential cache; the
- * detailed answer adds the workers, degraded when the caller's
- * organization has runs waiting and no worker has a live heartbeat. */
+ * detailed answer adds the workers (each by name, host and pid for super
+ * admins; counts for everyone), degraded when the caller's organization
+ * has runs waiting and no worker has a live heartbeat. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -62,6 +63,10 @@ workers_component(struct req *r, int *degraded, int *rc)
 		int alive = db_int(rows, i, 7) != 0;
 
 		live += alive;
+		/* Which hosts and processes run the workers is the operators'
+		 * business: organizations see how many are alive. */
+		if (!r->who.super_admin)
+			continue;
 		json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:f, s:s}",
 		    "name", db_val(rows, i, 0), "host", db_val(rows, i, 1),
 		    "pid", (json_int_t)db_int(rows, i, 2),

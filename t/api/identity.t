@@ -239,6 +239,14 @@ is($s->req(GET => '/v1/health/detailed', undef, { Authorization => undef })->{st
 $r = $s->req(GET => '/v1/health/detailed');
 is($r->{status}, 200, 'detailed health');
 ok(defined $_->{latency_ms}, "latency_ms for $_->{name}") for @{ $r->{json}{components} };
+# Workers' hosts and pids are shown to super admins only.
+$s->sql("INSERT INTO workers (name, host, pid, concurrency) VALUES ('w1', 'worker-host-1', 4242, 2)");
+my ($mine) = grep { $_->{name} eq 'workers' } @{ $s->req(GET => '/v1/health/detailed')->{json}{components} };
+ok((grep { ($_->{host} // '') eq 'worker-host-1' } @{ $mine->{workers} }), 'a super admin sees the worker hosts') or diag(explain($mine));
+$r = $s->as($viewer, GET => '/v1/health/detailed');
+my ($theirs) = grep { $_->{name} eq 'workers' } @{ $r->{json}{components} };
+is_deeply($theirs->{workers}, [], 'an organization member does not');
+ok(exists $theirs->{live}, 'but sees how many are alive');
 
 $s->finish;
 done_testing;
