@@ -245,12 +245,15 @@ static const char SQL_CHECKOUT[] =
     " plan = COALESCE(?, plan), subscription_status = 'active',"
     " billing_email = COALESCE(?, billing_email), runs_blocked_after = NULL,"
     " updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
+/* Only an event no older than the last one applied (018). */
 static const char SQL_SUBSCRIPTION[] =
     "UPDATE orgs SET stripe_customer_id = COALESCE(?, stripe_customer_id),"
     " stripe_subscription_id = ?, plan = COALESCE(?, plan), subscription_status = ?,"
     " period_start = COALESCE(FROM_UNIXTIME(NULLIF(?, 0)), period_start),"
     " period_end = COALESCE(FROM_UNIXTIME(NULLIF(?, 0)), period_end),"
-    " updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
+    " stripe_subscription_event_at = ?,"
+    " updated_at = UTC_TIMESTAMP(6) WHERE id = ?"
+    " AND (stripe_subscription_event_at IS NULL OR stripe_subscription_event_at <= ?)";
 static const char SQL_PAID[] =
     "UPDATE orgs SET runs_blocked_after = NULL, subscription_status = 'active',"
     " updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
@@ -326,9 +329,11 @@ plan_known(const char *plan)
 	return 0;
 }
 
+/* Applies a handled event to org: 0, 1 when a subscription event was
+ * older than the org's last one (nothing changed), or a db_err. */
 static int
 apply(struct db *db, const struct config *cfg, const char *type,
-    json_t *obj, int64_t org, const char *pub, const char *event_id)
+    json_t *obj, int64_t org, const char *pub, const char *event_id, int64_t created)
 {
 	const char *plan = NULL, *status = NULL;
 	int64_t rc;
@@ -351,9 +356,14 @@ apply(struct db *db, const struct config *cfg, const char *type,
 		plan = gone || strcmp(status, "canceled") == 0 ||
 		    strcmp(status, "incomplete_expired") == 0 ? "free" :
 		    subscription_plan(cfg, obj);
-		rc = db_exec(db, SQL_SUBSCRIPTION, "ssssiii", str(obj, "customer"),
+		rc = db_exec(db, SQL_SUBSCRIPTION, "ssssiiiii", str(obj, "customer"),
 		    gone ? NULL : str(obj, "id"), plan, status, period(obj, "current_period_start"),
-		    period(obj, "current_period_end"), org);
+		    period(obj, "current_period_end"), created, org, created);
+		if (rc == 0) {
+			log_info("Stripe event %s (%s) is older than the org's last "
+			    "subscription change: not applied", event_id, type);
+			return 1;
+		}
 	} else if (strcmp(type, "invoice.paid") == 0) {
 		status = "active";
 		rc = db_exec(db, SQL_PAID, "i", org);
@@ -413,10 +423,15 @@ billing_apply(struct db *db, const struct config *cfg, struct arena *a,
 			log_warn("Stripe event %s (%s) names no organization of this installation",
 			    id, type);
 		} else {
-			if ((rc = apply(db, cfg, type, obj, org, pub, id)) < 0 ||
-			    (rc = (int)db_exec(db, SQL_EVENT_ORG, "is", org, id)) < 0)
+			/* Stripe's events carry created; one that does not is
+			 * taken as made now. */
+			json_int_t created = json_integer_value(json_object_get(event, "created"));
+			int stale = rc = apply(db, cfg, type, obj, org, pub, id,
+			    created > 0 ? (int64_t)created : (int64_t)time(NULL));
+
+			if (rc < 0 || (rc = (int)db_exec(db, SQL_EVENT_ORG, "is", org, id)) < 0)
 				goto fail;
-			*out = BILLING_APPLIED;
+			*out = stale == 1 ? BILLING_IGNORED : BILLING_APPLIED;
 		}
 	}
 	if ((rc = db_commit(db)) < 0)

@@ -217,13 +217,28 @@ is($r->{status}, 400, 'a bad return URL is refused');
 
 # A plan change in the portal arrives as customer.subscription.updated.
 my $t0 = int(time);
-$r = webhook({ id => 'evt_sub_upd_1', type => 'customer.subscription.updated',
+$r = webhook({ id => 'evt_sub_upd_1', type => 'customer.subscription.updated', created => $t0,
 	data => { object => { id => 'sub_acme', object => 'subscription', customer => 'cus_acme',
 	status => 'active', current_period_start => $t0, current_period_end => $t0 + 30 * 86400,
 	metadata => { org_id => $org },
 	items => { data => [{ price => { id => 'price_ent' } }] } } } });
 is($r->{json}{outcome}, 'applied', 'subscription update applied');
 is(plan_of(), 'enterprise', 'the plan follows the price');
+# Stripe does not deliver in order: a later event, then an older one.
+sub sub_event {
+	my ($id, $created, $price) = @_;
+	return webhook({ id => $id, type => 'customer.subscription.updated', created => $created,
+		data => { object => { id => 'sub_acme', object => 'subscription', customer => 'cus_acme',
+		status => 'active', metadata => { org_id => $org },
+		items => { data => [{ price => { id => $price } }] } } } });
+}
+is(sub_event('evt_sub_new', $t0 + 2, 'price_pro')->{json}{outcome}, 'applied', 'a newer change');
+is(plan_of(), 'professional', 'applied');
+is(sub_event('evt_sub_old', $t0 + 1, 'price_ent')->{json}{outcome}, 'ignored',
+	'an older one arriving after it is ignored');
+is(plan_of(), 'professional', 'and does not take the plan back');
+is(sub_event('evt_sub_newer', $t0 + 3, 'price_ent')->{json}{outcome}, 'applied', 'a newer one again');
+is(plan_of(), 'enterprise', 'applies');
 $r = $s->as($key, GET => '/v1/billing/subscription');
 like($r->{json}{billing_cycle_end} // '', qr/^\d{4}-/, 'with its billing period');
 
@@ -256,7 +271,7 @@ while (time < $deadline2) {
 }
 is($st, 'completed', 'and the run completes');
 
-$r = webhook({ id => 'evt_sub_del_1', type => 'customer.subscription.deleted',
+$r = webhook({ id => 'evt_sub_del_1', type => 'customer.subscription.deleted', created => $t0 + 100,
 	data => { object => { id => 'sub_acme', object => 'subscription', customer => 'cus_acme',
 	status => 'canceled', metadata => { org_id => $org } } } });
 is($r->{json}{outcome}, 'applied', 'subscription deletion applied');
