@@ -42,8 +42,7 @@ static const char SQL_STEPS[] =
 static const char SQL_STEPS_INSERT[] =
     "INSERT INTO step_runs (run_id, org_id, flow_id, step_id, type)"
     " SELECT r.id, r.org_id, r.flow_id, j.s, j.t FROM runs r, JSON_TABLE(?, '$[*]'"
-    " COLUMNS(s VARCHAR(64) PATH '$[0]', t VARCHAR(32) PATH '$[1]')) j WHERE r.id = ?"
-    " RETURNING step_id, status, attempt, id";
+    " COLUMNS(s VARCHAR(64) PATH '$[0]', t VARCHAR(32) PATH '$[1]')) j WHERE r.id = ?";
 static const char SQL_OUTPUTS[] =
     "SELECT step_id, k, v FROM step_outputs WHERE run_id = ?";
 
@@ -199,9 +198,12 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		json_decref(ordered);
 		text = json_dumps(list, JSON_COMPACT);
 		json_decref(list);
-		rc = db_query(w->db, a, &steps, SQL_STEPS_INSERT, "si", text, id);
+		/* Not INSERT … RETURNING: a re-executed prepared statement of
+		 * that kind left libmariadb waiting for an answer MariaDB 10.11
+		 * never sent (the worker hung in the claim). */
+		rc = (int)db_exec(w->db, SQL_STEPS_INSERT, "si", text, id);
 		free(text);
-		if (rc < 0)
+		if (rc < 0 || (rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
 			goto fail;
 	}
 	for (i = 0; i < steps->nrows; i++) {
