@@ -26,6 +26,8 @@
 #include "secretenv.h"
 #include "worker.h"
 
+#define DB_WAIT 5 /* seconds a step waits when its secrets cannot be read */
+
 extern char **environ;
 
 double
@@ -382,7 +384,21 @@ start_step(struct worker *w, struct step *s, double now)
 	if (s->run->old_workdir)
 		unlink(s->outpath);
 	/* Secrets are opened now, just before the process needs them. */
-	if (secretenv_step(w, s, why, sizeof(why)) < 0) {
+	if ((rc = secretenv_step(w, s, why, sizeof(why))) == SECRETENV_EDB) {
+		char note[600];
+
+		/* MariaDB is away: the attempt waits for it, uncounted. */
+		snprintf(note, sizeof(note), "[dagy] %s; trying again in %d s", why, DB_WAIT);
+		store_log(w, s, 0, note, strlen(note), 0);
+		s->attempt--;
+		s->st = ST_RETRY_WAIT;
+		s->retry_at = now + DB_WAIT;
+		w->nretry = 1;
+		s->run->ready[s->run->nready++] = s->idx;
+		mark(s);
+		return -1;
+	}
+	if (rc < 0) {
 		char note[600];
 
 		snprintf(note, sizeof(note), "[dagy] %s", why);

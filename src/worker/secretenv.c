@@ -68,11 +68,12 @@ add_variables(struct db *db, struct secrets_keyring *k, struct arena *a,
 	if (rc == 0)
 		rc = env_vars(db, k, a, org_id, row, &vars);
 	if (rc < 0) {
+		int sealed = rc == SECRETS_EAUTH || rc == SECRETS_EKEY || rc == SECRETS_EFORMAT;
+
 		snprintf(err, errlen, "the variables of environment '%s' cannot be read: %s",
-		    env, rc == SECRETS_EAUTH || rc == SECRETS_EKEY || rc == SECRETS_EFORMAT ?
-		    "a sealed value fails authentication (tampered with, or another key)" :
-		    "database error");
-		return -1;
+		    env, sealed ? "a sealed value fails authentication (tampered with, or "
+		    "another key)" : "database error");
+		return sealed ? -1 : SECRETENV_EDB;
 	}
 	json_object_foreach(vars, key, v) {
 		char name[300];
@@ -106,9 +107,11 @@ secretenv_resolve(struct db *db, struct secrets_keyring *k, int64_t org_id,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((env != NULL && add(&l, "DAGY_ENVIRONMENT", env, strlen(env)) < 0) ||
-	    add_variables(db, k, &a, org_id, env, node_env, &l, err, errlen) < 0)
+	if (env != NULL && add(&l, "DAGY_ENVIRONMENT", env, strlen(env)) < 0)
 		goto fail;
+	if ((rc = add_variables(db, k, &a, org_id, env, node_env, &l, err, errlen)) < 0)
+		goto fail;
+	rc = -1;
 	json_object_foreach(node_env, key, v) {
 		const char *name = json_string_value(json_object_get(v, "secret"));
 		char *value;
@@ -132,8 +135,10 @@ secretenv_resolve(struct db *db, struct secrets_keyring *k, int64_t org_id,
 			snprintf(err, errlen, "secret '%s' in environment '%s' cannot be opened: "
 			    "it was sealed under a key the key file does not hold", name,
 			    env_label(env));
-		else if (rc < 0)
+		else if (rc < 0) {
 			snprintf(err, errlen, "secret '%s' cannot be read: database error", name);
+			rc = SECRETENV_EDB;
+		}
 		if (rc < 0)
 			goto fail;
 		rc = -1;
@@ -223,6 +228,7 @@ secretenv_step(struct worker *w, struct step *s, char *err, size_t errlen)
 {
 	struct run *r = s->run;
 	json_t *node_env = json_object_get(s->node, "env");
+	int rc;
 
 	secretenv_done(s);
 	if (r->environment == NULL && !wants_secrets(node_env))
@@ -231,10 +237,10 @@ secretenv_step(struct worker *w, struct step *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (secretenv_resolve(w->db, w->keys, r->org_id, r->environment, node_env,
-	    s->secrets, err, errlen) < 0) {
+	if ((rc = secretenv_resolve(w->db, w->keys, r->org_id, r->environment, node_env,
+	    s->secrets, err, errlen)) < 0) {
 		secretenv_done(s);
-		return -1;
+		return rc == SECRETENV_EDB ? SECRETENV_EDB : -1;
 	}
 	return 0;
 }

@@ -22,18 +22,24 @@ struct step_secrets {
 	struct mask *out, *err;
 };
 
+/* What a database that cannot be read makes of a step: it waits, rather
+ * than failing on a fault that passes. */
+#define SECRETENV_EDB (-2)
+
 /* Fills s for a step of a run of org_id in environment env (NULL: none)
- * whose node env is node_env (may be NULL). 0, or -1 with err holding the message the step
- * fails with (never a value): an unknown secret, one that fails
- * authentication, or a database failure. Release s either way. */
+ * whose node env is node_env (may be NULL). 0; -1 with err holding the
+ * message the step fails with (never a value): an unknown secret, or one
+ * that fails authentication; or SECRETENV_EDB when the database could not
+ * be read. Release s either way. */
 int secretenv_resolve(struct db *db, struct secrets_keyring *k, int64_t org_id,
     const char *env, json_t *node_env, struct step_secrets *s, char *err,
     size_t errlen);
 void secretenv_release(struct step_secrets *s);
 
 /* The executor's side. Before a step's attempt starts: resolves it in its
- * run's environment; 0, or -1 with err holding why the step fails. Steps
- * of runs without an environment whose env names no secret cost nothing. */
+ * run's environment; 0, -1 with err holding why the step fails, or
+ * SECRETENV_EDB. Steps of runs without an environment whose env names no
+ * secret cost nothing. */
 struct worker;
 struct step;
 int secretenv_step(struct worker *w, struct step *s, char *err, size_t errlen);

@@ -270,5 +270,23 @@ isnt($rc, 0, 'config check names a missing key file');
 like($out, qr/\Q$keyfile\E/, 'by its path');
 rename "$keyfile.saved", $keyfile;
 
+# MariaDB away when a step's secrets are opened: the step waits for it,
+# the attempt uncounted, and runs once it is back.
+$s->flow('outage-secret', [['nap', 'sleep 2'],
+	['use', 'echo "got ${#API_KEY} chars"', ['nap'], { env => { API_KEY => { secret => 'echo-key' } } }]]);
+my $oid = $s->trigger('outage-secret');
+sleep 0.5;
+ok($s->db_stop, 'MariaDB stopped while the first step runs');
+sleep 4;
+ok($s->db_start, 'and started again');
+my $orun = $s->wait_run($oid, 60);
+is($orun->{status}, 'completed', 'the step that needed a secret ran once it could be read')
+	or diag(explain($s->steps($oid)));
+is($s->steps($oid)->{use}{attempt}, 1, 'as its first attempt');
+my @olog = map { $_->{message} } grep { $_->{step_id} eq 'use' }
+	@{ $s->req(GET => "/v1/runs/$oid/logs?limit=100")->{json}{events} };
+ok((grep { /database error; trying again/ } @olog), 'its log says it waited') or diag(explain(\@olog));
+ok((grep { /^got \d+ chars$/ } @olog), 'and it got the secret');
+
 $s->finish;
 done_testing;
