@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use Test::More;
+use Time::HiRes qw(time sleep);
 use DagyTest;
 
 my $s = DagyTest->start;
@@ -272,12 +273,18 @@ rename "$keyfile.saved", $keyfile;
 
 # MariaDB away when a step's secrets are opened: the step waits for it,
 # the attempt uncounted, and runs once it is back.
-$s->flow('outage-secret', [['nap', 'sleep 2'],
+# The first step holds on until MariaDB is down, so the second starts
+# while it is.
+my $gate = "$s->{dir}/outage-go";
+$s->flow('outage-secret', [['nap', "while [ ! -e $gate ]; do sleep 0.05; done"],
 	['use', 'echo "got ${#API_KEY} chars"', ['nap'], { env => { API_KEY => { secret => 'echo-key' } } }]]);
 my $oid = $s->trigger('outage-secret');
-sleep 0.5;
+my $until = time + 30;
+sleep 0.1 until time > $until || ($s->steps($oid)->{nap}{status} // '') eq 'running';
 ok($s->db_stop, 'MariaDB stopped while the first step runs');
-sleep 4;
+open my $go, '>', $gate or die;
+close $go;
+sleep 2;
 ok($s->db_start, 'and started again');
 my $orun = $s->wait_run($oid, 60);
 is($orun->{status}, 'completed', 'the step that needed a secret ran once it could be read')
