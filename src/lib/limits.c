@@ -24,8 +24,6 @@
 #define ORGS 4096
 #define PROBES 16
 #define ARGON2_MAX 64
-/* A login slot unused this long may be taken over. */
-#define LOGIN_FORGET 86400
 
 struct slot {
 	_Atomic uint64_t key, val;
@@ -43,6 +41,10 @@ struct state {
 static struct state *st;
 static int argon2_max, argon2_held = -1;
 static long long argon2_wait_ms;
+/* A login slot whose last failure is older than the lockout may be taken
+ * over: its count would start again from nothing anyway. Strangers'
+ * failures so hold a slot for minutes, not for a day. */
+static int64_t login_forget_ms = 86400000;
 
 static int64_t
 now_us(void)
@@ -67,6 +69,8 @@ limits_open(const struct config *cfg)
 	if (argon2_max > ARGON2_MAX)
 		argon2_max = ARGON2_MAX;
 	argon2_wait_ms = config_int(cfg, "limits", "argon2_wait_ms");
+	login_forget_ms = (config_int(cfg, "limits", "login_lockout_seconds") > 60 ?
+	    config_int(cfg, "limits", "login_lockout_seconds") : 60) * 1000;
 	/* Without a file, shared with the responders this process forks. */
 	if ((p = shm_map(path, sizeof(*p), STATE_MAGIC, &shared)) == NULL)
 		return -1;
@@ -202,7 +206,7 @@ limits_take(uint64_t key, long long limit, long long window,
 static int
 login_idle(uint64_t val, int64_t now)
 {
-	return (int64_t)(val >> 16) + LOGIN_FORGET * 1000 <= now / 1000;
+	return (int64_t)(val >> 16) + login_forget_ms <= now / 1000;
 }
 
 /* Milliseconds until the attempt may be checked, 0 for now. */
