@@ -389,14 +389,23 @@ write_batch(struct recorder *rec, struct batch *b, int sorted)
 	struct db_res *res;
 	int64_t rc;
 	unsigned i;
-	char *text = NULL;
+	char *text = NULL, *steps = NULL;
 
 	if ((rc = db_begin(rec->db)) < 0)
 		goto fail;
-	if ((rc = exec_list(rec->db, SQL_USAGE_HOURLY, b->steps, rec->name, 1)) < 0 ||
-	    (rc = exec_list(rec->db, SQL_USAGE_DAILY, b->steps, rec->name, 1)) < 0 ||
-	    (rc = exec_list(rec->db, SQL_STEPS, b->steps, rec->name, 2)) < 0)
-		goto fail;
+	/* The step list, dumped once for the three statements that read it. */
+	if (json_array_size(b->steps) > 0) {
+		if ((steps = json_dumps(b->steps, JSON_COMPACT)) == NULL) {
+			rc = DB_ERR;
+			goto fail;
+		}
+		if ((rc = db_exec(rec->db, SQL_USAGE_HOURLY, "ss", steps, rec->name)) < 0 ||
+		    (rc = db_exec(rec->db, SQL_USAGE_DAILY, "ss", steps, rec->name)) < 0 ||
+		    (rc = db_exec(rec->db, SQL_STEPS, "sss", steps, rec->name, rec->name)) < 0)
+			goto fail;
+		free(steps);
+		steps = NULL;
+	}
 	/* Rows changed count each step and each run once. */
 	if (rc < (int64_t)json_array_size(b->steps) + b->step_runs && !sorted) {
 		/* Some run is not ours any more: write none of this, sort the
@@ -430,6 +439,7 @@ write_batch(struct recorder *rec, struct batch *b, int sorted)
 	arena_free(&a);
 	return 0;
 fail:
+	free(steps);
 	free(text);
 	arena_free(&a);
 	db_rollback(rec->db);
