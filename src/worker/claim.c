@@ -222,17 +222,19 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 			r->unrecorded = 1;
 		}
 	}
-	if (!fresh && (rc = db_query(w->db, a, &outs, SQL_OUTPUTS, "i", id)) < 0)
-		goto fail;
-	for (i = 0; !fresh && i < outs->nrows; i++) {
-		int k = index_of(r, db_val(outs, (unsigned)i, 0));
+	if (!fresh) {
+		if ((rc = db_query(w->db, a, &outs, SQL_OUTPUTS, "i", id)) < 0)
+			goto fail;
+		for (i = 0; i < outs->nrows; i++) {
+			int k = index_of(r, db_val(outs, (unsigned)i, 0));
 
-		if (k < 0)
-			continue;
-		if (json_object_size(r->steps[k].outputs) == 0)
-			r->outsteps[r->noutsteps++] = k;
-		json_object_set_new(r->steps[k].outputs, db_val(outs, (unsigned)i, 1),
-		    json_string(db_val(outs, (unsigned)i, 2)));
+			if (k < 0)
+				continue;
+			if (json_object_size(r->steps[k].outputs) == 0)
+				r->outsteps[r->noutsteps++] = k;
+			json_object_set_new(r->steps[k].outputs, db_val(outs, (unsigned)i, 1),
+			    json_string(db_val(outs, (unsigned)i, 2)));
+		}
 	}
 	if ((rc = load_sla(w, r, a, (int)db_int(row, 0, 8))) < 0)
 		goto fail;
