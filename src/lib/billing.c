@@ -426,12 +426,13 @@ billing_apply(struct db *db, const struct config *cfg, struct arena *a,
 			/* Stripe's events carry created; one that does not is
 			 * taken as made now. */
 			json_int_t created = json_integer_value(json_object_get(event, "created"));
-			int stale = rc = apply(db, cfg, type, obj, org, pub, id,
+			int applied = apply(db, cfg, type, obj, org, pub, id,
 			    created > 0 ? (int64_t)created : (int64_t)time(NULL));
 
-			if (rc < 0 || (rc = (int)db_exec(db, SQL_EVENT_ORG, "is", org, id)) < 0)
+			if ((rc = applied) < 0 ||
+			    (rc = (int)db_exec(db, SQL_EVENT_ORG, "is", org, id)) < 0)
 				goto fail;
-			*out = stale == 1 ? BILLING_IGNORED : BILLING_APPLIED;
+			*out = applied == 1 ? BILLING_IGNORED : BILLING_APPLIED;
 		}
 	}
 	if ((rc = db_commit(db)) < 0)
