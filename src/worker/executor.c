@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -99,6 +98,18 @@ mark(struct step *s)
 	s->dirty = 1;
 	s->run->unrecorded = 1;
 	s->run->changed = 1;
+}
+
+/* The step waits until at (monotonic seconds) to start again, logging why. */
+static void
+wait_retry(struct worker *w, struct step *s, double at, const char *note)
+{
+	store_log(w, s, 0, note, strlen(note), 0);
+	s->st = ST_RETRY_WAIT;
+	s->retry_at = at;
+	w->nretry = 1;
+	s->run->ready[s->run->nready++] = s->idx;
+	mark(s);
 }
 
 /* A step's children learn how it ended: one that succeeded may release
@@ -389,13 +400,8 @@ start_step(struct worker *w, struct step *s, double now)
 
 		/* MariaDB is away: the attempt waits for it, uncounted. */
 		snprintf(note, sizeof(note), "[dagy] %s; trying again in %d s", why, DB_WAIT);
-		store_log(w, s, 0, note, strlen(note), 0);
 		s->attempt--;
-		s->st = ST_RETRY_WAIT;
-		s->retry_at = now + DB_WAIT;
-		w->nretry = 1;
-		s->run->ready[s->run->nready++] = s->idx;
-		mark(s);
+		wait_retry(w, s, now + DB_WAIT, note);
 		return -1;
 	}
 	if (rc < 0) {
@@ -495,8 +501,11 @@ add_output(struct step *s, const char *key, size_t klen, const char *val, size_t
 		return;
 	memcpy(k, key, klen);
 	k[klen] = '\0';
-	/* An output is shown as the step's logs are: without its secrets. */
+	/* An output is shown as the step's logs are: without its secrets; one
+	 * that cannot be masked (out of memory) is not kept at all. */
 	masked = secretenv_mask_value(s->secrets, val, vlen, &mn);
+	if (s->secrets != NULL && masked == NULL)
+		return;
 	/* Values that are not UTF-8 cannot be stored as JSON; drop them. */
 	v = masked != NULL ? json_stringn(masked, mn) : json_stringn(val, vlen);
 	free(masked);
@@ -726,13 +735,8 @@ finish_step(struct worker *w, struct step *s, double now)
 			delay = 3600;
 		snprintf(note, sizeof(note), "[dagy] attempt %d failed (%s); retrying in %.0f s",
 		    s->attempt, s->error, delay);
-		store_log(w, s, 0, note, strlen(note), 0);
-		s->st = ST_RETRY_WAIT;
-		s->retry_at = now + delay;
-		w->nretry = 1;
 		json_array_append_new(r->retried, json_string(s->id));
-		s->run->ready[s->run->nready++] = s->idx;
-		mark(s);
+		wait_retry(w, s, now + delay, note);
 		return;
 	}
 	finish_as(s, ST_FAILED);
