@@ -460,16 +460,15 @@ start_step(struct worker *w, struct step *s, double now)
 	}
 	watch(w, s, &s->out, out[0], 1);
 	watch(w, s, &s->err, err[0], 2);
+	/* Its clock starts when the launcher says it has: it may wait there
+	 * for a slot. */
 	s->pid = -1;
 	s->exited = s->timed_out = 0;
 	s->kill_at = 0;
-	s->started = now;
-	s->deadline = now + s->timeout;
 	s->st = ST_RUNNING;
 	s->exit_code = -1;
 	s->finished_at[0] = '\0';
-	now_sql(s->started_at);
-	mark(s);
+	s->started_at[0] = '\0';
 	s->slot = w->running;
 	w->procs[w->running++] = s;
 	s->run->nproc++;
@@ -749,8 +748,14 @@ exec_launched(struct worker *w, const struct launch_msg *m, double now)
 
 	if (m->kind == LAUNCH_STARTED) {
 		s->pid = m->pid;
+		s->started = now;
+		s->deadline = now + s->timeout;
+		now_sql(s->started_at);
+		mark(s);
 		return;
 	}
+	if (s->started_at[0] == '\0')
+		now_sql(s->started_at);
 	if (m->kind == LAUNCH_FAILED) {
 		char note[256];
 
@@ -781,7 +786,7 @@ exec_timers(struct worker *w, double now)
 	for (i = w->running - 1; i >= 0; i--) {
 		struct step *s = w->procs[i];
 
-		if (!s->exited && !s->timed_out && now >= s->deadline) {
+		if (s->pid > 0 && !s->exited && !s->timed_out && now >= s->deadline) {
 			s->timed_out = 1;
 			signal_group(w, s, SIGTERM);
 			s->kill_at = now + w->kill_grace;
@@ -825,7 +830,7 @@ exec_next_timer(struct worker *w, double now)
 	for (i = 0; i < w->running; i++) {
 		struct step *s = w->procs[i];
 
-		if (!s->exited && !s->timed_out)
+		if (s->pid > 0 && !s->exited && !s->timed_out)
 			EARLIER(s->deadline);
 		if (!s->exited)
 			EARLIER(s->kill_at);
@@ -971,7 +976,7 @@ start_ready(struct worker *w, struct run *r, double now)
 			now_sql(s->started_at);
 			s->st = ST_WAITING_APPROVAL;
 			mark(s);
-		} else if (!full && w->running < w->concurrency && !w->stopping) {
+		} else if (!full && w->running < w->inflight && !w->stopping) {
 			start_step(w, s, now);
 		} else {
 			full = 1;

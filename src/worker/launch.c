@@ -7,7 +7,11 @@
  * from the worker also keeps the cost of a spawn independent of how large
  * the worker has become. Runs' working directories are made and removed
  * here as well: on some filesystems a mkdir or a tree walk costs most of a
- * millisecond, which the worker's loop should not wait for. */
+ * millisecond, which the worker's loop should not wait for.
+ *
+ * The launcher runs at most `slots` processes and queues the worker's
+ * further requests: when a step exits, the next one starts here at once,
+ * without the round trip through the worker that decides what is next. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -49,7 +53,18 @@ struct child {
 };
 
 static struct child *children;
-static size_t nchildren, capchildren;
+static size_t nchildren, capchildren, slots;
+
+/* A spawn waiting for a slot: its request, its strings and descriptors. */
+struct pending {
+	struct req q;
+	char *body;
+	size_t len;
+	int fds[4], nfds;
+	struct pending *next;
+};
+
+static struct pending *queue, **queue_tail = &queue;
 /* Reports the worker has not taken yet. The launcher never blocks on the
  * worker, so the worker's own blocking sends always drain. */
 static struct launch_msg *outq;
@@ -137,13 +152,16 @@ spawn_one(const char *path, char *const argv[], char *const envp[], const char *
 	return rc;
 }
 
-/* msg: the body when it came inline (len bytes), else NULL. */
+/* Starts p now and frees it. */
 static void
-do_spawn(const struct req *q, char *msg, size_t len, int *fds, int nfds, int devnull)
+do_spawn(struct pending *p, int devnull)
 {
-	char *body = NULL, *p, *end, **argv = NULL, **envp = NULL;
+	const struct req *q = &p->q;
+	char *body = NULL, *cur, *end, **argv = NULL, **envp = NULL;
 	const char *cwd, *path, *shcmd;
-	uint32_t i;
+	int *fds = p->fds, nfds = p->nfds, i;
+	size_t len = p->len;
+	uint32_t k;
 	pid_t pid = 0;
 	int rc = EINVAL;
 
@@ -152,22 +170,22 @@ do_spawn(const struct req *q, char *msg, size_t len, int *fds, int nfds, int dev
 	if (q->in_memfd) {
 		if ((body = read_body(fds[0], &len)) == NULL)
 			goto done;
-		p = body;
+		cur = body;
 		fds++;
 	} else {
-		p = msg;
+		cur = p->body;
 	}
 	argv = calloc(q->argc + 1, sizeof(*argv));
 	envp = calloc(q->envc + 1, sizeof(*envp));
-	end = p + len;
-#define NEXT(v) do { if (p >= end) goto done; (v) = p; p += strlen(p) + 1; } while (0)
+	end = cur + len;
+#define NEXT(v) do { if (cur >= end) goto done; (v) = cur; cur += strlen(cur) + 1; } while (0)
 	NEXT(cwd);
 	NEXT(path);
 	NEXT(shcmd);
-	for (i = 0; i < q->argc; i++)
-		NEXT(argv[i]);
-	for (i = 0; i < q->envc; i++)
-		NEXT(envp[i]);
+	for (k = 0; k < q->argc; k++)
+		NEXT(argv[k]);
+	for (k = 0; k < q->envc; k++)
+		NEXT(envp[k]);
 #undef NEXT
 	/* A run's first step makes its directory; a failure shows as the
 	 * spawn's own, which cannot enter it. */
@@ -193,9 +211,49 @@ done:
 	} else {
 		reply(LAUNCH_FAILED, q->token, 0, rc);
 	}
+	for (i = 0; i < p->nfds; i++)
+		close(p->fds[i]);
 	free(argv);
 	free(envp);
 	free(body);
+	free(p->body);
+	free(p);
+}
+
+/* Starts queued spawns while there are free slots. */
+static void
+start_queued(int devnull)
+{
+	while (queue != NULL && nchildren < slots) {
+		struct pending *p = queue;
+
+		if ((queue = p->next) == NULL)
+			queue_tail = &queue;
+		do_spawn(p, devnull);
+	}
+}
+
+/* A queued spawn that is signalled never starts: it ends as if the signal
+ * had killed it. Returns 1 when the token was queued. */
+static int
+drop_queued(uint64_t token, int sig)
+{
+	struct pending **pp, *p;
+	int i;
+
+	for (pp = &queue; (p = *pp) != NULL; pp = &p->next) {
+		if (p->q.token != token)
+			continue;
+		if ((*pp = p->next) == NULL)
+			queue_tail = pp;
+		for (i = 0; i < p->nfds; i++)
+			close(p->fds[i]);
+		reply(LAUNCH_EXITED, token, 0, sig & 0x7f);
+		free(p->body);
+		free(p);
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -213,13 +271,15 @@ do_signal(const struct req *q)
 {
 	size_t i;
 
+	if (q->sig != 0 && drop_queued(q->token, q->sig))
+		return;
 	for (i = 0; i < nchildren; i++)
 		if (children[i].token == q->token)
 			kill(-children[i].pid, q->sig);
 }
 
 static void
-reap(void)
+reap(int devnull)
 {
 	int wstatus;
 	pid_t pid;
@@ -235,6 +295,7 @@ reap(void)
 			children[i] = children[--nchildren];
 			break;
 		}
+	start_queued(devnull);
 }
 
 /* Returns 1 to go on, 0 when the worker is gone. */
@@ -266,8 +327,19 @@ take_request(int sock, int devnull)
 				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 		}
 	if ((size_t)n >= sizeof(q) && q.kind == REQ_SPAWN) {
-		body[n - (ssize_t)sizeof(q)] = '\0';
-		do_spawn(&q, body, (size_t)n - sizeof(q), fds, nfds, devnull);
+		struct pending *p = calloc(1, sizeof(*p));
+
+		p->q = q;
+		p->len = (size_t)n - sizeof(q);
+		p->body = malloc(p->len + 1);
+		memcpy(p->body, body, p->len);
+		p->body[p->len] = '\0';
+		memcpy(p->fds, fds, sizeof(fds));
+		p->nfds = nfds;
+		nfds = 0;
+		*queue_tail = p;
+		queue_tail = &p->next;
+		start_queued(devnull);
 	} else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL) {
 		do_signal(&q);
 	} else if ((size_t)n > sizeof(q) && q.kind == REQ_RMTREE) {
@@ -280,13 +352,14 @@ take_request(int sock, int devnull)
 }
 
 static void __attribute__((noreturn))
-launcher_main(int sock)
+launcher_main(int sock, size_t max_running)
 {
 	struct pollfd pfd[2];
 	sigset_t chld;
 	size_t i;
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), sfd;
 
+	slots = max_running;
 	prctl(PR_SET_NAME, "dagy-launcher");
 	/* Ctrl-C reaches the whole foreground group: the worker stops
 	 * gracefully and the launcher must keep its steps until it has. */
@@ -310,7 +383,7 @@ launcher_main(int sock)
 
 			while (read(sfd, &si, sizeof(si)) > 0)
 				;
-			reap();
+			reap(devnull);
 		}
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !take_request(sock, devnull))
 			break;
@@ -322,7 +395,7 @@ launcher_main(int sock)
 }
 
 int
-launch_start(pid_t *pid)
+launch_start(pid_t *pid, int max_running)
 {
 	int sv[2];
 	int size = 4 * INLINE_MAX;
@@ -338,7 +411,7 @@ launch_start(pid_t *pid)
 	}
 	if (*pid == 0) {
 		close(sv[0]);
-		launcher_main(sv[1]);
+		launcher_main(sv[1], (size_t)max_running);
 	}
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);

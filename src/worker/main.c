@@ -169,7 +169,7 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 		/* Steps of runs already held go first; new runs get what is left. */
 		exec_schedule(w, now);
 		if (!w->stopping && (now >= next_poll || backlog || claim_now || check_now)) {
-			int free_slots = w->concurrency - w->running;
+			int free_slots = w->inflight - w->running;
 			int want = free_slots < w->max_runs - w->nruns ?
 			    free_slots : w->max_runs - w->nruns;
 
@@ -314,16 +314,6 @@ main(int argc, char **argv)
 		goto done;
 	}
 	w.cfg = cfg;
-	/* First, while this process is small: every step is spawned from it. */
-	if ((w.launcher = launch_start(&w.launcher_pid)) < 0) {
-		log_syserr("cannot start the step launcher");
-		goto done;
-	}
-	if (readlink("/proc/self/exe", w.self_exe, sizeof(w.self_exe) - 1) < 0 ||
-	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-		log_syserr("dagy-worker");
-		goto done;
-	}
 	w.concurrency = (int)config_int(cfg, "worker", "concurrency");
 	w.max_runs = (int)config_int(cfg, "worker", "max_runs");
 	w.lease = (int)config_int(cfg, "worker", "lease_seconds");
@@ -334,7 +324,18 @@ main(int argc, char **argv)
 		log_err("[worker] concurrency and max_runs must be >= 1, lease_seconds >= 3");
 		goto done;
 	}
-	w.procs = calloc((size_t)w.concurrency, sizeof(*w.procs));
+	w.inflight = 2 * w.concurrency;
+	w.procs = calloc((size_t)w.inflight, sizeof(*w.procs));
+	/* First, while this process is small: every step is spawned from it. */
+	if ((w.launcher = launch_start(&w.launcher_pid, w.concurrency)) < 0) {
+		log_syserr("cannot start the step launcher");
+		goto done;
+	}
+	if (readlink("/proc/self/exe", w.self_exe, sizeof(w.self_exe) - 1) < 0 ||
+	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_syserr("dagy-worker");
+		goto done;
+	}
 	gethostname(w.host, sizeof(w.host) - 1);
 	snprintf(w.name, sizeof(w.name), "%s:%d", w.host, (int)getpid());
 	snprintf(w.workdir, sizeof(w.workdir), "%s", config_str(cfg, "worker", "work_dir"));

@@ -105,7 +105,10 @@ struct worker {
 	struct db *db;
 	char name[160], host[128];
 	int concurrency, max_runs, lease;
-	int running;         /* steps with a process, in procs[0..running) */
+	/* Steps handed to the launcher at once: twice concurrency, so that
+	 * the launcher, which runs concurrency of them, always has the next. */
+	int inflight;
+	int running;         /* steps handed to the launcher, in procs[0..running) */
 	struct step **procs;
 	int nretry;          /* 1: a step may be waiting to retry */
 	double kill_grace;
@@ -137,10 +140,11 @@ struct launch_msg {
 	uint32_t pad;
 	uint64_t token;  /* the worker's name for the step */
 };
-/* Forks the launcher; returns the worker's end of the socket (non-blocking
- * for reads) or -1. */
-int launch_start(pid_t *pid);
-/* Asks for a step process: path with argv and envp in cwd, stdout and
+/* Forks the launcher, which runs at most max_running steps and queues the
+ * rest; returns the worker's end of the socket (non-blocking for reads) or
+ * -1. */
+int launch_start(pid_t *pid, int max_running);
+/* Asks for a step process, started now or when a running one exits: path with argv and envp in cwd, stdout and
  * stderr to out and err, stdin from in (-1: /dev/null). shcmd, when not
  * NULL, is run by /bin/sh -c instead if path cannot be executed. The
  * descriptors are copied; the caller closes its own. 0 or -1. */
