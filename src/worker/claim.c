@@ -34,7 +34,10 @@ static const char SQL_LOAD[] =
     /* Whether the org has SLA rules at all: most have none, and then the
      * claim skips looking for the run's (load_sla). */
     " EXISTS (SELECT 1 FROM alert_rules ar WHERE ar.org_id = r.org_id"
-    "  AND ar.trigger_type = 'on_sla_breach' AND ar.enabled = 1) FROM runs r"
+    "  AND ar.trigger_type = 'on_sla_breach' AND ar.enabled = 1),"
+    /* Whether it was claimed before: a first claim inserts its steps
+     * without reading them first. */
+    " EXISTS (SELECT 1 FROM step_runs s WHERE s.run_id = r.id) FROM runs r"
     " JOIN flows f ON f.id = r.flow_id JOIN flow_versions v ON v.id = r.version_id"
     " WHERE r.id = ?";
 static const char SQL_STEPS[] =
@@ -184,10 +187,8 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 			dep->children[dep->nchildren++] = (int)i;
 		}
 	}
-	if ((rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
-		goto fail;
 	/* A run claimed the first time has no steps yet, nor outputs. */
-	if ((fresh = steps->nrows == 0)) {
+	if ((fresh = db_int(row, 0, 9) == 0)) {
 		/* Rows go in graph order, which is how steps are listed later. */
 		json_t *list = json_array(), *ordered = flowspec_order(r->spec), *o;
 		char *text;
@@ -203,9 +204,11 @@ load_run(struct worker *w, int64_t id, struct arena *a, struct run **out)
 		 * never sent (the worker hung in the claim). */
 		rc = (int)db_exec(w->db, SQL_STEPS_INSERT, "si", text, id);
 		free(text);
-		if (rc < 0 || (rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
+		if (rc < 0)
 			goto fail;
 	}
+	if ((rc = db_query(w->db, a, &steps, SQL_STEPS, "i", id)) < 0)
+		goto fail;
 	for (i = 0; i < steps->nrows; i++) {
 		int k = index_of(r, db_val(steps, (unsigned)i, 0));
 

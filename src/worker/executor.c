@@ -39,16 +39,23 @@ now_mono(void)
 }
 
 void
-now_sql(char out[32])
+timespec_sql(const struct timespec *ts, char out[32])
 {
-	struct timespec ts;
 	struct tm tm;
 	char base[24];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&ts->tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out, 32, "%s.%06u", base, (unsigned)(ts.tv_nsec / 1000));
+	snprintf(out, 32, "%s.%06u", base, (unsigned)(ts->tv_nsec / 1000));
+}
+
+void
+now_sql(char out[32])
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	timespec_sql(&ts, out);
 }
 
 static int
@@ -750,7 +757,8 @@ exec_launched(struct worker *w, const struct launch_msg *m, double now)
 		s->pid = m->pid;
 		s->started = now;
 		s->deadline = now + s->timeout;
-		now_sql(s->started_at);
+		/* When the launcher spawned it, not when the report came. */
+		timespec_sql(&m->at, s->started_at);
 		mark(s);
 		return;
 	}

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "worker.h"
@@ -71,14 +72,22 @@ static struct launch_msg *outq;
 static size_t outlen, outcap;
 
 static void
-reply(int kind, uint64_t token, pid_t pid, int status)
+reply_at(int kind, uint64_t token, pid_t pid, int status, const struct timespec *at)
 {
 	if (outlen == outcap) {
 		outcap = outcap ? outcap * 2 : 64;
 		outq = realloc(outq, outcap * sizeof(*outq));
 	}
 	outq[outlen++] = (struct launch_msg){.kind = kind, .pid = pid, .status = status,
-	    .token = token};
+	    .token = token, .at = *at};
+}
+
+static void
+reply(int kind, uint64_t token, pid_t pid, int status)
+{
+	static const struct timespec none;
+
+	reply_at(kind, token, pid, status, &none);
 }
 
 static void
@@ -160,6 +169,7 @@ do_spawn(struct pending *p, int devnull)
 	char *body = NULL, *cur, *end, **argv = NULL, **envp = NULL;
 	const char *cwd, *path, *shcmd;
 	int *fds = p->fds, nfds = p->nfds, i;
+	struct timespec at = {0, 0};
 	size_t len = p->len;
 	uint32_t k;
 	pid_t pid = 0;
@@ -190,6 +200,7 @@ do_spawn(struct pending *p, int devnull)
 	/* A run's first step makes its directory; a failure shows as the
 	 * spawn's own, which cannot enter it. */
 	(void)mkdir(cwd, 0700);
+	clock_gettime(CLOCK_REALTIME, &at);
 	rc = spawn_one(path, argv, envp, cwd, q->has_stdin ? fds[2] : devnull, fds[0],
 	    fds[1], &pid);
 	/* A command run without the shell that cannot be executed (missing,
@@ -207,7 +218,7 @@ done:
 			children = realloc(children, capchildren * sizeof(*children));
 		}
 		children[nchildren++] = (struct child){pid, q->token};
-		reply(LAUNCH_STARTED, q->token, pid, 0);
+		reply_at(LAUNCH_STARTED, q->token, pid, 0, &at);
 	} else {
 		reply(LAUNCH_FAILED, q->token, 0, rc);
 	}

@@ -139,6 +139,7 @@ struct launch_msg {
 	int32_t status;  /* FAILED: an errno; EXITED: a wait status */
 	uint32_t pad;
 	uint64_t token;  /* the worker's name for the step */
+	struct timespec at; /* STARTED: the wall-clock time of the spawn */
 };
 /* Forks the launcher, which runs at most max_running steps and queues the
  * rest; returns the worker's end of the socket (non-blocking for reads) or
@@ -187,6 +188,8 @@ void exec_step_decided(struct worker *w, struct step *s, int approved);
 void run_free(struct run *r);
 double now_mono(void);
 void now_sql(char out[32]);
+/* The same for a given wall-clock time. */
+void timespec_sql(const struct timespec *ts, char out[32]);
 
 /* store.c: the recorder thread, which writes what changed in batches.
  * store_start returns its eventfd, readable when a batch is done. */
