@@ -371,16 +371,37 @@ builtin_job(struct worker *w, struct step *s)
 	return fd;
 }
 
-static void
-watch(struct worker *w, struct step *s, struct linebuf *lb, int fd, int stream)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lb};
+/* A step's pipes join the loop only once it has run for WATCH_AFTER: one
+ * that ends sooner, as most do, is read once at its exit, and the loop
+ * wakes for it once instead of also for its pipes' end. What it writes
+ * meanwhile waits in the pipe, which holds 64 KiB. */
+#define WATCH_AFTER 0.02
 
+static void
+attach(struct linebuf *lb, struct step *s, int fd, int stream)
+{
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	lb->fd = fd;
 	lb->owner = s;
 	lb->stream = stream;
-	epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+	lb->watched = 0;
+}
+
+static void
+watch(struct worker *w, struct step *s)
+{
+	struct linebuf *lbs[2] = {&s->out, &s->err};
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lbs[i]};
+
+		if (lbs[i]->fd >= 0 && !lbs[i]->watched) {
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, lbs[i]->fd, &ev);
+			lbs[i]->watched = 1;
+		}
+	}
+	s->watch_at = 0;
 }
 
 /* Asks the launcher for the step's process. A shell command with no shell
@@ -465,8 +486,9 @@ start_step(struct worker *w, struct step *s, double now)
 		log_syserr("asking the launcher for a step");
 		goto fail;
 	}
-	watch(w, s, &s->out, out[0], 1);
-	watch(w, s, &s->err, err[0], 2);
+	attach(&s->out, s, out[0], 1);
+	attach(&s->err, s, err[0], 2);
+	s->watch_at = 0;
 	/* Its clock starts when the launcher says it has: it may wait there
 	 * for a slot. */
 	s->pid = -1;
@@ -759,6 +781,7 @@ exec_launched(struct worker *w, const struct launch_msg *m, double now)
 		s->deadline = now + s->timeout;
 		/* When the launcher spawned it, not when the report came. */
 		timespec_sql(&m->at, s->started_at);
+		s->watch_at = now + WATCH_AFTER;
 		mark(s);
 		return;
 	}
@@ -774,6 +797,15 @@ exec_launched(struct worker *w, const struct launch_msg *m, double now)
 	s->exited = 1;
 	s->wstatus = m->kind == LAUNCH_FAILED ? 127 << 8 : m->status;
 	s->exited_at = now;
+	/* Pipes not yet watched are read now; the last end finishes the step.
+	 * One still held open by a process the step left behind is watched. */
+	if (s->out.fd >= 0 && !s->out.watched)
+		exec_read(w, s, 1, now);
+	if (s->pid != 0 && s->err.fd >= 0 && !s->err.watched)
+		exec_read(w, s, 2, now);
+	if (s->pid == 0)
+		return;
+	watch(w, s);
 	try_finish(w, s, now);
 }
 
@@ -794,6 +826,8 @@ exec_timers(struct worker *w, double now)
 	for (i = w->running - 1; i >= 0; i--) {
 		struct step *s = w->procs[i];
 
+		if (s->pid > 0 && !s->exited && s->watch_at > 0 && now >= s->watch_at)
+			watch(w, s);
 		if (s->pid > 0 && !s->exited && !s->timed_out && now >= s->deadline) {
 			s->timed_out = 1;
 			signal_group(w, s, SIGTERM);
@@ -840,6 +874,8 @@ exec_next_timer(struct worker *w, double now)
 
 		if (s->pid > 0 && !s->exited && !s->timed_out)
 			EARLIER(s->deadline);
+		if (s->pid > 0 && !s->exited)
+			EARLIER(s->watch_at);
 		if (!s->exited)
 			EARLIER(s->kill_at);
 		if (s->exited)
@@ -869,10 +905,19 @@ exec_cancel_run(struct worker *w, struct run *r, double now)
 	int i;
 
 	r->cancelling = 1;
+	/* Steps still queued at the launcher first, so that none of them
+	 * takes the slot a killed one frees. */
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].pid == -1) {
+			signal_group(w, &r->steps[i], SIGTERM);
+			r->steps[i].kill_at = now + grace;
+		}
 	for (i = 0; i < r->nsteps; i++) {
 		struct step *s = &r->steps[i];
 
-		if (s->pid != 0) {
+		if (s->pid == -1) {
+			continue;
+		} else if (s->pid != 0) {
 			signal_group(w, s, SIGTERM);
 			s->kill_at = now + grace;
 		} else if (!terminal(s->st)) {

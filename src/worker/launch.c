@@ -309,7 +309,8 @@ reap(int devnull)
 	start_queued(devnull);
 }
 
-/* Returns 1 to go on, 0 when the worker is gone. */
+/* Returns 1 after a request, 2 when there is none now, 0 when the worker
+ * is gone. */
 static int
 take_request(int sock, int devnull)
 {
@@ -327,7 +328,7 @@ take_request(int sock, int devnull)
 	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 
 	if (n < 0)
-		return errno == EINTR || errno == EAGAIN;
+		return errno == EINTR || errno == EAGAIN ? 2 : 0;
 	if (n == 0)
 		return 0;
 	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
@@ -389,6 +390,16 @@ launcher_main(int sock, size_t max_running)
 		pfd[0].events = POLLIN | (outlen > 0 ? POLLOUT : 0);
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
+		/* Requests first: a signal for a queued step must drop it before
+		 * a reap gives it the slot. */
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			int rc;
+
+			while ((rc = take_request(sock, devnull)) == 1)
+				;
+			if (rc == 0)
+				break;
+		}
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -396,8 +407,6 @@ launcher_main(int sock, size_t max_running)
 				;
 			reap(devnull);
 		}
-		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !take_request(sock, devnull))
-			break;
 		send_replies(sock);
 	}
 	for (i = 0; i < nchildren; i++)

@@ -28,6 +28,7 @@ struct linebuf {
 	char *buf;
 	size_t len, cap;
 	int overlong;    /* the current line was cut; skip to its newline */
+	int watched;     /* in the loop's epoll */
 };
 
 struct run;
@@ -52,6 +53,7 @@ struct step {
 	pid_t pid;           /* 0 when no process, -1 while it is being spawned */
 	struct linebuf out, err;
 	double started, deadline, retry_at, kill_at, exited_at;
+	double watch_at;     /* when its pipes join the loop's epoll (0: done) */
 	int exited, wstatus, timed_out;
 	int abandoned;       /* killed by the worker's shutdown, not recorded */
 	int dirty;           /* state to record */

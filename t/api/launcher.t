@@ -1,6 +1,8 @@
 # Steps handed to the launcher beyond the worker's concurrency wait there
 # for a slot: they never run more at once than concurrency, their timeout
 # counts from their own start, and a cancel drops them before they start.
+# A short step's pipes are read at its exit, not watched: nothing it wrote
+# is lost, however much, and a process it leaves behind is still heard.
 use strict;
 use warnings;
 use Test::More;
@@ -68,6 +70,27 @@ is($steps->{waiting}{status}, 'cancelled', 'the queued one too');
 cmp_ok(time - $t0, '<', 3, 'within 3 s');
 sleep 0.3;
 ok(!-e "$tmp/waiting-ran", 'the queued step never started');
+
+# --- output of steps whose pipes are read at their exit ----------------------------------
+$s->flow('output', [
+	['small', 'echo one; echo two >&2'],
+	['big', 'seq 1 20000'],
+	['daemon', "setsid sh -c 'sleep 0.4; echo late' & sleep 0.1; echo early"],
+]);
+$id = $s->trigger('output');
+is($s->wait_run($id, 30)->{status}, 'completed', 'the output run completes');
+my %lines;
+for my $row ($s->sql("SELECT st.step_id, l.stream, l.line FROM step_logs l JOIN runs r ON r.id = l.run_id"
+	. " JOIN step_runs st ON st.run_id = r.id AND st.step_id = l.step_id WHERE r.public_id = '$id' ORDER BY l.id")) {
+	my ($step, $stream, $line) = split /\t/, $row, 3;
+	push @{ $lines{"$step/$stream"} }, $line;
+}
+is_deeply($lines{'small/1'}, ['one'], 'stdout of a short step');
+is_deeply($lines{'small/2'}, ['two'], 'and its stderr');
+my $big = $lines{'big/1'} // [];
+is(scalar @$big, 20000, 'a short step that fills the pipe three times over: every line');
+is($big->[-1], '20000', 'in order, to the last');
+is_deeply($lines{'daemon/1'}, ['early', 'late'], 'what a process it started outside its group writes after its exit is kept');
 
 # The slot is free again: the next run starts and completes.
 $s->flow('after', [['ok', 'true']]);
