@@ -20,6 +20,22 @@ int audit_write_as(struct db *db, int64_t org_id, int64_t user_id,
     const char *email, const char *ip, const char *action,
     const char *target_type, const char *target_id, json_t *details);
 
+/* An audit row's values, for a statement that writes it together with
+ * what it records (runs_create_audited); the target is that object. */
+struct audit_row {
+	char public_id[32];
+	int64_t org_id, user_id;
+	const char *email, *ip, *agent, *action, *target_type;
+	const char *details; /* JSON text in the arena, or NULL */
+};
+/* details (may be NULL) is stolen, as by audit_write. */
+void audit_row_init(struct audit_row *row, struct arena *a, int64_t org_id, int64_t user_id,
+    const char *email, const char *ip, const char *agent, const char *action,
+    const char *target_type, json_t *details);
+/* The row audit_write writes for who. */
+void audit_row_of(struct audit_row *row, struct arena *a, const struct principal *who,
+    const char *action, const char *target_type, json_t *details);
+
 /* Columns of an audit_list row. */
 enum audit_col {
 	AUDIT_C_ID, AUDIT_C_TIME, AUDIT_C_ACTOR, AUDIT_C_ACTION, AUDIT_C_TYPE,

@@ -9,6 +9,8 @@
 #include "dagy/arena.h"
 #include "dagy/db.h"
 
+struct audit_row;
+
 enum runs_err {
 	RUNS_ENOTFOUND = -60,
 	RUNS_EFINISHED = -61, /* the run already ended */
@@ -41,6 +43,10 @@ struct run_new {
 /* Inserts a run; *public_id and *slug are set. */
 int runs_create(struct db *db, struct arena *a, const struct run_new *n,
     const char **public_id, const char **slug);
+/* The same and the audit row au (targeting the run) in one transaction of
+ * their own: called outside a transaction, it commits. */
+int runs_create_audited(struct db *db, struct arena *a, const struct run_new *n,
+    const struct audit_row *au, const char **public_id, const char **slug);
 int runs_get(struct db *db, struct arena *a, int64_t org_id, const char *id,
     struct db_res **row);
 /* Newest first; flow and status may be NULL; before is an internal id

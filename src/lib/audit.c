@@ -12,35 +12,29 @@ static const char SQL_AUDIT_INSERT[] =
     " action, target_type, target_id, details, ip, user_agent)"
     " VALUES (?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, LEFT(?, 255))";
 
-static int
-write_row(struct db *db, int64_t org_id, int64_t user_id, const char *email,
-    const char *ip, const char *agent, const char *action, const char *target_type,
-    const char *target_id, json_t *details)
+void
+audit_row_init(struct audit_row *row, struct arena *a, int64_t org_id, int64_t user_id,
+    const char *email, const char *ip, const char *agent, const char *action,
+    const char *target_type, json_t *details)
 {
-	char pub[32];
 	char *text = details != NULL ? json_dumps(details, JSON_COMPACT) : NULL;
-	int64_t rc;
 
-	ids_new("audit", pub, sizeof(pub));
-	rc = db_exec(db, SQL_AUDIT_INSERT, "siisssssss", pub, org_id, user_id,
-	    email, action, target_type, target_id, text, ip, agent);
+	ids_new("audit", row->public_id, sizeof(row->public_id));
+	row->org_id = org_id;
+	row->user_id = user_id;
+	row->email = email;
+	row->ip = ip;
+	row->agent = agent;
+	row->action = action;
+	row->target_type = target_type;
+	row->details = text != NULL ? arena_strdup(a, text) : NULL;
 	free(text);
 	json_decref(details);
-	return rc < 0 ? (int)rc : 0;
 }
 
-int
-audit_write_as(struct db *db, int64_t org_id, int64_t user_id,
-    const char *email, const char *ip, const char *action,
-    const char *target_type, const char *target_id, json_t *details)
-{
-	return write_row(db, org_id, user_id, email, ip, NULL, action, target_type,
-	    target_id, details);
-}
-
-int
-audit_write(struct db *db, const struct principal *who, const char *action,
-    const char *target_type, const char *target_id, json_t *details)
+void
+audit_row_of(struct audit_row *row, struct arena *a, const struct principal *who,
+    const char *action, const char *target_type, json_t *details)
 {
 	/* What an impersonation token does is marked as such in every row. */
 	if (who->impersonated) {
@@ -49,8 +43,47 @@ audit_write(struct db *db, const struct principal *who, const char *action,
 		json_object_set_new(details, "impersonated", json_true());
 		json_object_set_new(details, "impersonator", json_string(who->email));
 	}
-	return write_row(db, who->org_id, who->user_id, who->email, who->ip,
-	    who->user_agent, action, target_type, target_id, details);
+	audit_row_init(row, a, who->org_id, who->user_id, who->email, who->ip,
+	    who->user_agent, action, target_type, details);
+}
+
+static int
+write_row(struct db *db, const struct audit_row *row, const char *target_id)
+{
+	int64_t rc = db_exec(db, SQL_AUDIT_INSERT, "siisssssss", row->public_id, row->org_id,
+	    row->user_id, row->email, row->action, row->target_type, target_id, row->details,
+	    row->ip, row->agent);
+
+	return rc < 0 ? (int)rc : 0;
+}
+
+int
+audit_write_as(struct db *db, int64_t org_id, int64_t user_id,
+    const char *email, const char *ip, const char *action,
+    const char *target_type, const char *target_id, json_t *details)
+{
+	struct arena a = {0};
+	struct audit_row row;
+	int rc;
+
+	audit_row_init(&row, &a, org_id, user_id, email, ip, NULL, action, target_type, details);
+	rc = write_row(db, &row, target_id);
+	arena_free(&a);
+	return rc;
+}
+
+int
+audit_write(struct db *db, const struct principal *who, const char *action,
+    const char *target_type, const char *target_id, json_t *details)
+{
+	struct arena a = {0};
+	struct audit_row row;
+	int rc;
+
+	audit_row_of(&row, &a, who, action, target_type, details);
+	rc = write_row(db, &row, target_id);
+	arena_free(&a);
+	return rc;
 }
 
 /* Newest first through (org_id, created_at, id), or through (org_id,

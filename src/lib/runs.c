@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dagy/audit.h"
 #include "dagy/ids.h"
 #include "dagy/runs.h"
 
@@ -27,6 +28,10 @@ static const char SQL_INSERT[] =
     " schedule_id, scheduled_for, run_slug, status, trigger_type, parameters,"
     " executor, execution_mode, tags, created_by, environment)"
     " VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?)";
+/* The same and its audit row, in one transaction of its own (019). */
+static const char SQL_INSERT_AUDITED[] =
+    "CALL run_insert_audited(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* The flows this process gave a plain slug in their current second. An
  * insert that collides with another's uncommitted slug waits for that
@@ -39,8 +44,9 @@ static _Thread_local struct {
 	time_t second;
 } plain_used[PLAIN_SLOTS];
 
-int
-runs_create(struct db *db, struct arena *a, const struct run_new *n,
+/* Inserts the run, with its audit row when au is not NULL. */
+static int
+create(struct db *db, struct arena *a, const struct run_new *n, const struct audit_row *au,
     const char **public_id, const char **slug)
 {
 	char *pub = arena_alloc(a, 32), stamp[32], rnd[5];
@@ -59,6 +65,8 @@ runs_create(struct db *db, struct arena *a, const struct run_new *n,
 	/* The slug is readable first; two runs of a flow in one second get a
 	 * random suffix. */
 	for (; attempt < 5; attempt++) {
+		const char *executor = n->executor ? n->executor : "local";
+		const char *mode = n->mode ? n->mode : "nano";
 		int64_t rc;
 		char *s;
 
@@ -68,11 +76,18 @@ runs_create(struct db *db, struct arena *a, const struct run_new *n,
 			ids_random_chars(rnd, 4);
 			s = arena_printf(a, "%s-%s-%s", n->flow_name, stamp, rnd);
 		}
-		rc = db_exec(db, SQL_INSERT, "siiiiissssssssis", pub, n->org_id,
-		    n->flow_id, n->version_id, n->deployment_id, n->schedule_id,
-		    n->scheduled_for, s, n->status, n->trigger, n->params,
-		    n->executor ? n->executor : "local", n->mode ? n->mode : "nano",
-		    n->tags, n->user_id, n->environment);
+		if (au == NULL)
+			rc = db_exec(db, SQL_INSERT, "siiiiissssssssis", pub, n->org_id,
+			    n->flow_id, n->version_id, n->deployment_id, n->schedule_id,
+			    n->scheduled_for, s, n->status, n->trigger, n->params, executor, mode,
+			    n->tags, n->user_id, n->environment);
+		else
+			rc = db_exec(db, SQL_INSERT_AUDITED, "siiiiissssssssissiissssss", pub,
+			    n->org_id, n->flow_id, n->version_id, n->deployment_id, n->schedule_id,
+			    n->scheduled_for, s, n->status, n->trigger, n->params, executor, mode,
+			    n->tags, n->user_id, n->environment, au->public_id, au->org_id,
+			    au->user_id, au->email, au->action, au->target_type, au->details, au->ip,
+			    au->agent);
 		/* A taken slot of a schedule fails every attempt alike. */
 		if (rc == DB_EDUP && attempt < 4)
 			continue;
@@ -83,6 +98,20 @@ runs_create(struct db *db, struct arena *a, const struct run_new *n,
 		return 0;
 	}
 	return DB_EDUP;
+}
+
+int
+runs_create(struct db *db, struct arena *a, const struct run_new *n,
+    const char **public_id, const char **slug)
+{
+	return create(db, a, n, NULL, public_id, slug);
+}
+
+int
+runs_create_audited(struct db *db, struct arena *a, const struct run_new *n,
+    const struct audit_row *au, const char **public_id, const char **slug)
+{
+	return create(db, a, n, au, public_id, slug);
 }
 
 static const char SQL_GET[] = RUN_SELECT " WHERE r.org_id = ? AND r.public_id = ?";

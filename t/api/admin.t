@@ -194,6 +194,10 @@ ok($row, 'the action is in the audit log') or diag($r->{body});
 my ($details) = $s->sql("SELECT details FROM audit_log WHERE target_id = 'by-admin'");
 like($details // '', qr/"impersonated":\s*true/, 'marked as impersonated');
 like($details // '', qr/"impersonator":\s*"admin\@dagy.local"/, 'naming the super admin');
+$r = $s->as($itok, POST => '/v1/runs', { flow_name => 'by-admin', execute => JSON::PP::false });
+is($r->{status}, 202, 'a run triggered under impersonation');
+($details) = $s->sql("SELECT details FROM audit_log WHERE action = 'run.trigger' AND target_id = '$r->{json}{run_id}'");
+like($details // '', qr/"impersonator":\s*"admin\@dagy.local"/, 'is marked in its audit row too');
 my ($plain) = $s->sql("SELECT details FROM audit_log WHERE action = 'admin.suspend'");
 unlike($plain // '', qr/impersonator/, 'rows of ordinary credentials are not marked');
 is($s->as($itok, GET => '/v1/admin/customers')->{status}, 403,

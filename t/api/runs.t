@@ -215,6 +215,21 @@ is_deeply($s->as($eve, GET => '/v1/runs')->{json}{items}, [], 'nor listed');
 
 my @audit = $s->sql('SELECT DISTINCT action FROM audit_log');
 for my $a (qw(run.trigger run.cancel run.retry step.approve step.reject)) { ok((grep { $_ eq $a } @audit), "audited: $a") }
+# A trigger's run and its audit row are written together, in one transaction.
+$r = $s->req(POST => '/v1/runs', { flow_name => 'diamond', parameters => { day => 'friday' } });
+is($r->{status}, 202, 'one more trigger');
+my $rid = $r->{json}{run_id};
+my ($row) = $s->sql("SELECT CONCAT_WS('|', a.org_id = r.org_id, a.actor_user_id = r.created_by,"
+	. " a.actor_email, a.target_type, a.ip, a.user_agent, a.details) FROM audit_log a"
+	. " JOIN runs r ON r.public_id = a.target_id WHERE a.action = 'run.trigger' AND a.target_id = '$rid'");
+my ($org, $user, $email, $type, $ip, $agent, $details) = split /\|/, $row // '', 7;
+is("$org$user", '11', 'its audit row names the run, its org and the user');
+is($email, 'admin@dagy.local', 'with the actor');
+is($type, 'run', 'the target type');
+is($ip, '127.0.0.1', 'the address');
+like($agent // '', qr/HTTP-Tiny/, 'the user agent');
+like($details // '', qr/"flow_name":\s*"diamond"/, 'and the flow');
+is(scalar $s->sql("SELECT 1 FROM audit_log WHERE target_id = '$rid'"), 1, 'exactly one row');
 
 $s->finish;
 done_testing;
