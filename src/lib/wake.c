@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -33,36 +36,72 @@ wake_listen(const char *dir, char *path)
 	return fd;
 }
 
+/* What a sender remembers of the directory: the worker sockets in it as of
+ * its last change, and a socket to send from. Listing the directory for
+ * every wake-up was a quarter of a trigger's system calls. */
+static struct {
+	pthread_mutex_t mu;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct timespec mtime;
+	struct sockaddr_un *to;
+	size_t n, cap;
+	int fd;
+} known = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+
+/* Lists dir's worker sockets again when it changed since the last look. */
+static int
+refresh(const char *dir)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+
+	if (stat(dir, &st) < 0)
+		return -1;
+	if (strcmp(known.dir, dir) == 0 && st.st_mtim.tv_sec == known.mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == known.mtime.tv_nsec)
+		return 0;
+	if (snprintf(known.dir, sizeof(known.dir), "%s", dir) >= (int)sizeof(known.dir) ||
+	    (d = opendir(dir)) == NULL) {
+		known.dir[0] = '\0';
+		return -1;
+	}
+	known.mtime = st.st_mtim;
+	known.n = 0;
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		if (strncmp(e->d_name, "worker-", 7) != 0 || strstr(e->d_name, ".sock") == NULL ||
+		    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
+		    e->d_name) >= (int)sizeof(sa.sun_path))
+			continue;
+		if (known.n == known.cap) {
+			known.cap = known.cap ? known.cap * 2 : 8;
+			known.to = realloc(known.to, known.cap * sizeof(*known.to));
+		}
+		known.to[known.n++] = sa;
+	}
+	closedir(d);
+	return 0;
+}
+
 void
 wake_send(const char *dir, int kinds)
 {
 	char byte = (char)(kinds & WAKE_ALL);
-	struct sockaddr_un sa;
-	struct dirent *e;
-	DIR *d;
-	int fd;
+	size_t i;
 
-	if ((d = opendir(dir)) == NULL)
-		return;
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		closedir(d);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "worker-", 7) != 0 ||
-		    strstr(e->d_name, ".sock") == NULL)
-			continue;
-		memset(&sa, 0, sizeof(sa));
-		sa.sun_family = AF_UNIX;
-		if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
-		    e->d_name) >= (int)sizeof(sa.sun_path))
-			continue;
-		if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-		    errno == ECONNREFUSED)
-			unlink(sa.sun_path);
-	}
-	close(fd);
-	closedir(d);
+	pthread_mutex_lock(&known.mu);
+	if (known.fd < 0)
+		known.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (known.fd >= 0 && refresh(dir) == 0)
+		for (i = 0; i < known.n; i++)
+			/* A dead worker's socket goes; the directory's change makes
+			 * the next wake-up list it again. */
+			if (sendto(known.fd, &byte, 1, 0, (struct sockaddr *)&known.to[i],
+			    sizeof(known.to[i])) < 0 && errno == ECONNREFUSED)
+				unlink(known.to[i].sun_path);
+	pthread_mutex_unlock(&known.mu);
 }
 
 int
