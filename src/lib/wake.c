@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dagy/wake.h"
@@ -43,6 +44,7 @@ static struct {
 	pthread_mutex_t mu;
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct timespec mtime;
+	int unsure;        /* listed in the tick of its last change */
 	struct sockaddr_un *to;
 	size_t n, cap;
 	int fd;
@@ -52,20 +54,27 @@ static struct {
 static int
 refresh(const char *dir)
 {
+	struct timespec now;
 	struct stat st;
 	struct dirent *e;
 	DIR *d;
 
 	if (stat(dir, &st) < 0)
 		return -1;
-	if (strcmp(known.dir, dir) == 0 && st.st_mtim.tv_sec == known.mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == known.mtime.tv_nsec)
+	if (strcmp(known.dir, dir) == 0 && !known.unsure &&
+	    st.st_mtim.tv_sec == known.mtime.tv_sec && st.st_mtim.tv_nsec == known.mtime.tv_nsec)
 		return 0;
 	if (snprintf(known.dir, sizeof(known.dir), "%s", dir) >= (int)sizeof(known.dir) ||
 	    (d = opendir(dir)) == NULL) {
 		known.dir[0] = '\0';
 		return -1;
 	}
+	/* A directory's time moves in clock ticks of some milliseconds: a
+	 * socket made in the tick of this listing would not change it, so a
+	 * listing that close to the last change is made again next time. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	known.unsure = (double)(now.tv_sec - st.st_mtim.tv_sec) +
+	    (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9 < 0.05;
 	known.mtime = st.st_mtim;
 	known.n = 0;
 	while ((e = readdir(d)) != NULL) {
@@ -76,8 +85,15 @@ refresh(const char *dir)
 		    e->d_name) >= (int)sizeof(sa.sun_path))
 			continue;
 		if (known.n == known.cap) {
-			known.cap = known.cap ? known.cap * 2 : 8;
-			known.to = realloc(known.to, known.cap * sizeof(*known.to));
+			size_t cap = known.cap ? known.cap * 2 : 8;
+			struct sockaddr_un *to = realloc(known.to, cap * sizeof(*to));
+
+			if (to == NULL) {
+				known.unsure = 1;
+				break;
+			}
+			known.to = to;
+			known.cap = cap;
 		}
 		known.to[known.n++] = sa;
 	}
