@@ -731,7 +731,9 @@ finish_step(struct worker *w, struct step *s, double now)
 		static const char note[] = "[dagy] stopped by the worker's shutdown; "
 		    "the step runs again elsewhere";
 
-		store_log(w, s, 0, note, sizeof(note) - 1, 0);
+		/* One that waited in the launcher never ran: nothing to say. */
+		if (s->started_at[0] != '\0')
+			store_log(w, s, 0, note, sizeof(note) - 1, 0);
 		unlink(s->outpath);
 		return;
 	}
@@ -939,6 +941,18 @@ exec_kill_all(struct worker *w)
 				r->steps[i].abandoned = 1;
 				signal_group(w, &r->steps[i], SIGKILL);
 			}
+}
+
+void
+exec_stop_queued(struct worker *w)
+{
+	int i;
+
+	for (i = 0; i < w->running; i++)
+		if (w->procs[i]->pid == -1 && !w->procs[i]->exited) {
+			w->procs[i]->abandoned = 1;
+			signal_group(w, w->procs[i], SIGKILL);
+		}
 }
 
 void

@@ -239,6 +239,7 @@ run_loop(struct worker *w, int wake_fd, int store_fd)
 						    "within %.0f s", w->running, grace);
 						w->stopping = 1;
 						stop_deadline = now + grace;
+						exec_stop_queued(w);
 					}
 				/* Only the launcher is ours to reap: threads that run
 				 * children of their own (git, for projects) wait for

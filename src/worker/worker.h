@@ -183,6 +183,9 @@ void exec_timers(struct worker *w, double now);
 double exec_next_timer(struct worker *w, double now);
 void exec_cancel_run(struct worker *w, struct run *r, double now);
 void exec_kill_all(struct worker *w);
+/* A stopping worker starts nothing new: steps still waiting in the
+ * launcher are taken back, and their runs given back with the rest. */
+void exec_stop_queued(struct worker *w);
 /* The launcher is gone: kills what it started and forgets the processes;
  * their steps stay as recorded, running, for the next holder to re-run. */
 void exec_abandon_all(struct worker *w);

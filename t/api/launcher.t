@@ -92,6 +92,24 @@ is(scalar @$big, 20000, 'a short step that fills the pipe three times over: ever
 is($big->[-1], '20000', 'in order, to the last');
 is_deeply($lines{'daemon/1'}, ['early', 'late'], 'what a process it started outside its group writes after its exit is kept');
 
+# --- a stopping worker starts nothing that waited in its launcher --------------------------
+$s->flow('stopping', [
+	['a_long', "echo \$\$ > $tmp/long.pid; sleep 1.5"],
+	['b_later', "echo ran >> $tmp/later-ran"],
+]);
+$id = $s->trigger('stopping');
+$deadline = time + 15;
+sleep 0.05 until -s "$tmp/long.pid" || time > $deadline;
+ok(-s "$tmp/long.pid", 'the long step runs, the other waits for the slot');
+$s->worker_stop(1);
+ok(!-e "$tmp/later-ran", 'a worker told to stop lets the running step end but starts no waiting one');
+$steps = $s->steps($id);
+is($steps->{a_long}{status}, 'success', 'the running step finished within the grace');
+is($steps->{b_later}{status}, 'pending', 'the waiting one is still to run');
+$s->worker_start(1);
+is($s->wait_run($id, 30)->{status}, 'completed', 'the next worker completes the run');
+is(scalar(() = do { open my $f, '<', "$tmp/later-ran"; <$f> }), 1, 'running the waiting step once');
+
 # The slot is free again: the next run starts and completes.
 $s->flow('after', [['ok', 'true']]);
 is($s->wait_run($s->trigger('after'), 20)->{status}, 'completed', 'the worker goes on');
