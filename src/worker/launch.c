@@ -341,9 +341,13 @@ take_request(int sock, int devnull)
 	if ((size_t)n >= sizeof(q) && q.kind == REQ_SPAWN) {
 		struct pending *p = calloc(1, sizeof(*p));
 
+		if (p == NULL || (p->body = malloc((size_t)n - sizeof(q) + 1)) == NULL) {
+			free(p);
+			reply(LAUNCH_FAILED, q.token, 0, ENOMEM);
+			goto done;
+		}
 		p->q = q;
 		p->len = (size_t)n - sizeof(q);
-		p->body = malloc(p->len + 1);
 		memcpy(p->body, body, p->len);
 		p->body[p->len] = '\0';
 		memcpy(p->fds, fds, sizeof(fds));
@@ -358,6 +362,7 @@ take_request(int sock, int devnull)
 		body[n - (ssize_t)sizeof(q)] = '\0';
 		nftw(body, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
+done:
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	return 1;
