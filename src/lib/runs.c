@@ -28,9 +28,10 @@ static const char SQL_INSERT[] =
     " schedule_id, scheduled_for, run_slug, status, trigger_type, parameters,"
     " executor, execution_mode, tags, created_by, environment)"
     " VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?)";
-/* The same and its audit row, in one transaction of its own (019). */
+/* The same, its usage and its audit row, in one transaction of its own
+ * (019, 020). */
 static const char SQL_INSERT_AUDITED[] =
-    "CALL run_insert_audited(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    "CALL run_insert_audited(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
     " ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* The flows this process gave a plain slug in their current second. An
@@ -82,10 +83,10 @@ create(struct db *db, struct arena *a, const struct run_new *n, const struct aud
 			    n->scheduled_for, s, n->status, n->trigger, n->params, executor, mode,
 			    n->tags, n->user_id, n->environment);
 		else
-			rc = db_exec(db, SQL_INSERT_AUDITED, "siiiiissssssssissiissssss", pub,
+			rc = db_exec(db, SQL_INSERT_AUDITED, "siiiiissssssssisssiissssss", pub,
 			    n->org_id, n->flow_id, n->version_id, n->deployment_id, n->schedule_id,
 			    n->scheduled_for, s, n->status, n->trigger, n->params, executor, mode,
-			    n->tags, n->user_id, n->environment, au->public_id, au->org_id,
+			    n->tags, n->user_id, n->environment, n->flow_name, au->public_id, au->org_id,
 			    au->user_id, au->email, au->action, au->target_type, au->details, au->ip,
 			    au->agent);
 		/* A taken slot of a schedule fails every attempt alike. */
