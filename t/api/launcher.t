@@ -75,7 +75,9 @@ ok(!-e "$tmp/waiting-ran", 'the queued step never started');
 $s->flow('output', [
 	['small', 'echo one; echo two >&2'],
 	['big', 'seq 1 20000'],
-	['daemon', "setsid sh -c 'sleep 0.4; echo late' & sleep 0.1; echo early"],
+	# The step ends once the daemon has left its group, which its end kills.
+	['daemon', "setsid sh -c 'touch $tmp/daemon-ready; sleep 0.3; echo late' &"
+		. " while [ ! -e $tmp/daemon-ready ]; do sleep 0.01; done; echo early"],
 ]);
 $id = $s->trigger('output');
 is($s->wait_run($id, 30)->{status}, 'completed', 'the output run completes');
