@@ -61,6 +61,10 @@ struct req {
 	/* the decoded query string (req_check_params) */
 	unsigned nq;
 	char *qnames[32], *qvalues[32];
+	/* The CGI variables by name, indexed at the first req_env (-1: too
+	 * many to index; looked up one by one). */
+	int env_indexed;
+	struct { const char *entry; size_t len; } env[128];
 };
 
 /* Route tables of each resource file (see api_routes in main.c). */

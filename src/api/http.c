@@ -112,10 +112,65 @@ req_query(struct req *r, const char *name)
 	return NULL;
 }
 
+#define ENV_SLOTS (sizeof(((struct req *)0)->env) / sizeof(((struct req *)0)->env[0]))
+
+/* The length and three letters tell CGI names apart well enough; the
+ * probe compares whole names. */
+static size_t
+env_hash(const char *s, size_t len)
+{
+	size_t h = len * 31;
+
+	if (len > 0)
+		h += (unsigned char)s[0] + (unsigned char)s[len / 2] * 7u +
+		    (unsigned char)s[len - 1] * 131u;
+	return h & (ENV_SLOTS - 1);
+}
+
+/* One pass over the variables instead of one per lookup: a request asks
+ * for a dozen, and libfcgi compares each with every variable in turn. */
+static void
+env_index(struct req *r)
+{
+	char **e;
+	size_t n = 0;
+
+	r->env_indexed = 1;
+	for (e = r->fcgi->envp; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len, h;
+
+		if (eq == NULL)
+			continue;
+		if (++n > ENV_SLOTS / 2) {
+			r->env_indexed = -1;
+			return;
+		}
+		len = (size_t)(eq - *e);
+		for (h = env_hash(*e, len); r->env[h].entry != NULL; h = (h + 1) & (ENV_SLOTS - 1))
+			if (r->env[h].len == len && memcmp(r->env[h].entry, *e, len) == 0)
+				break;
+		/* The first of two with one name wins, as for FCGX_GetParam. */
+		if (r->env[h].entry == NULL) {
+			r->env[h].entry = *e;
+			r->env[h].len = len;
+		}
+	}
+}
+
 const char *
 req_env(struct req *r, const char *cgi_name)
 {
-	return FCGX_GetParam(cgi_name, r->fcgi->envp);
+	size_t len = strlen(cgi_name), h;
+
+	if (r->env_indexed == 0)
+		env_index(r);
+	if (r->env_indexed < 0)
+		return FCGX_GetParam(cgi_name, r->fcgi->envp);
+	for (h = env_hash(cgi_name, len); r->env[h].entry != NULL; h = (h + 1) & (ENV_SLOTS - 1))
+		if (r->env[h].len == len && memcmp(r->env[h].entry, cgi_name, len) == 0)
+			return r->env[h].entry + len + 1;
+	return NULL;
 }
 
 int

@@ -18,6 +18,10 @@ struct compiled {
 struct router {
 	struct compiled *c;
 	size_t n, cap;
+	/* Indexes into c by segment count: a path is compared only with the
+	 * patterns as long as it, in the order they were added. */
+	size_t *by_len[ROUTER_MAX_SEGS + 1];
+	size_t nby_len[ROUTER_MAX_SEGS + 1], capby_len[ROUTER_MAX_SEGS + 1];
 };
 
 struct router *
@@ -35,6 +39,8 @@ router_free(struct router *rt)
 		return;
 	for (i = 0; i < rt->n; i++)
 		free(rt->c[i].storage);
+	for (i = 0; i <= ROUTER_MAX_SEGS; i++)
+		free(rt->by_len[i]);
 	free(rt->c);
 	free(rt);
 }
@@ -128,6 +134,16 @@ router_add(struct router *rt, const struct route *routes, size_t n)
 			rt->c = nc;
 			rt->cap = cap;
 		}
+		if (rt->nby_len[c.nsegs] == rt->capby_len[c.nsegs]) {
+			size_t cap = rt->capby_len[c.nsegs] ? rt->capby_len[c.nsegs] * 2 : 32;
+			size_t *ni = realloc(rt->by_len[c.nsegs], cap * sizeof(*ni));
+
+			if (ni == NULL)
+				abort();
+			rt->by_len[c.nsegs] = ni;
+			rt->capby_len[c.nsegs] = cap;
+		}
+		rt->by_len[c.nsegs][rt->nby_len[c.nsegs]++] = rt->n;
 		rt->c[rt->n++] = c;
 	}
 	return 0;
@@ -179,7 +195,7 @@ score(const struct compiled *c, char **segs, unsigned ns)
 	for (i = 0; i < ns; i++) {
 		s <<= 1;
 		if (c->segs[i] != NULL) {
-			if (strcmp(c->segs[i], segs[i]) != 0)
+			if (c->segs[i][0] != segs[i][0] || strcmp(c->segs[i], segs[i]) != 0)
 				return -1;
 			s |= 1;
 		}
@@ -204,8 +220,8 @@ router_match(const struct router *rt, const char *method, char *path,
 	*dialect = DIALECT_DAGY;
 	if ((ns = split(path, segs, ROUTER_MAX_SEGS)) < 0)
 		return ROUTER_ENOTFOUND;
-	for (i = 0; i < rt->n; i++) {
-		const struct compiled *c = &rt->c[i];
+	for (i = 0; i < rt->nby_len[ns]; i++) {
+		const struct compiled *c = &rt->c[rt->by_len[ns][i]];
 		long s = score(c, segs, (unsigned)ns);
 
 		if (s < 0)
