@@ -144,6 +144,16 @@ is($s->as($token, GET => '/v1/me', undef, { 'X-Organization-ID' => $acme })->{js
 is($s->as($token, GET => '/v1/me', undef, { 'X-Org-Id' => $acme })->{json}{org_id}, $acme,
 	'X-Org-Id too');
 is($s->as($token, GET => '/v1/me')->{json}{org_id}, $me->{org_id}, 'else the default org');
+# Headers are read from an index of the request's variables; a request
+# with more than the index holds is read variable by variable, alike.
+my %many = map { ("X-Pad-$_" => "v$_") } 1 .. 20;
+is($s->as($token, GET => '/v1/me', undef, { %many, 'X-Org-Id' => $acme })->{json}{org_id}, $acme,
+	'X-Org-Id among twenty other headers');
+%many = map { ("X-Pad-$_" => "v$_") } 1 .. 90;
+is($s->as($token, GET => '/v1/me', undef, { %many, 'X-Org-Id' => $acme })->{json}{org_id}, $acme,
+	'and among ninety');
+is($s->as($token, GET => '/v1/me', undef, \%many)->{json}{org_id}, $me->{org_id},
+	'ninety headers and none naming an org: the default org');
 is($s->as($viewer, GET => '/v1/me', undef, { 'X-Organization-ID' => $acme })->{status}, 403,
 	'an org the caller is not in: 403');
 
