@@ -309,6 +309,29 @@ reap(int devnull)
 	start_queued(devnull);
 }
 
+/* Queues a spawn request, taking its descriptors; 0, or -1 after
+ * answering that it failed (the caller keeps the descriptors). */
+static int
+enqueue(const struct req *q, const char *body, size_t len, const int *fds, int nfds)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->body = malloc(len + 1)) == NULL) {
+		free(p);
+		reply(LAUNCH_FAILED, q->token, 0, ENOMEM);
+		return -1;
+	}
+	p->q = *q;
+	p->len = len;
+	memcpy(p->body, body, len);
+	p->body[len] = '\0';
+	memcpy(p->fds, fds, (size_t)nfds * sizeof(*fds));
+	p->nfds = nfds;
+	*queue_tail = p;
+	queue_tail = &p->next;
+	return 0;
+}
+
 /* Returns 1 after a request, 2 when there is none now, 0 when the worker
  * is gone. */
 static int
@@ -339,22 +362,8 @@ take_request(int sock, int devnull)
 				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 		}
 	if ((size_t)n >= sizeof(q) && q.kind == REQ_SPAWN) {
-		struct pending *p = calloc(1, sizeof(*p));
-
-		if (p == NULL || (p->body = malloc((size_t)n - sizeof(q) + 1)) == NULL) {
-			free(p);
-			reply(LAUNCH_FAILED, q.token, 0, ENOMEM);
-			goto done;
-		}
-		p->q = q;
-		p->len = (size_t)n - sizeof(q);
-		memcpy(p->body, body, p->len);
-		p->body[p->len] = '\0';
-		memcpy(p->fds, fds, sizeof(fds));
-		p->nfds = nfds;
-		nfds = 0;
-		*queue_tail = p;
-		queue_tail = &p->next;
+		if (enqueue(&q, body, (size_t)n - sizeof(q), fds, nfds) == 0)
+			nfds = 0;
 		start_queued(devnull);
 	} else if ((size_t)n == sizeof(q) && q.kind == REQ_SIGNAL) {
 		do_signal(&q);
@@ -362,7 +371,6 @@ take_request(int sock, int devnull)
 		body[n - (ssize_t)sizeof(q)] = '\0';
 		nftw(body, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
-done:
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	return 1;

@@ -50,7 +50,7 @@ struct step {
 	int attempt, retries, retry_delay, timeout;
 	int lost_attempts;   /* attempts cut short by a worker's death */
 	int64_t db_id;
-	pid_t pid;           /* 0 when no process, -1 while it is being spawned */
+	pid_t pid;           /* 0 when no process, -1 until the launcher starts it */
 	struct linebuf out, err;
 	double started, deadline, retry_at, kill_at, exited_at;
 	double watch_at;     /* when its pipes join the loop's epoll (0: done) */
@@ -147,10 +147,11 @@ struct launch_msg {
  * rest; returns the worker's end of the socket (non-blocking for reads) or
  * -1. */
 int launch_start(pid_t *pid, int max_running);
-/* Asks for a step process, started now or when a running one exits: path with argv and envp in cwd, stdout and
- * stderr to out and err, stdin from in (-1: /dev/null). shcmd, when not
- * NULL, is run by /bin/sh -c instead if path cannot be executed. The
- * descriptors are copied; the caller closes its own. 0 or -1. */
+/* Asks for a step process, started now or when a running one exits: path
+ * with argv and envp in cwd, stdout and stderr to out and err, stdin from
+ * in (-1: /dev/null). shcmd, when not NULL, is run by /bin/sh -c instead
+ * if path cannot be executed. The descriptors are copied; the caller
+ * closes its own. 0 or -1. */
 int launch_spawn(int sock, uint64_t token, const char *path, char *const argv[],
     char *const envp[], const char *cwd, const char *shcmd, int in, int out, int err);
 /* Signals the step's process group, if it still runs. */
